@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test: installs what is needed, checks formatting, builds with
+# warnings as errors, runs the unit and end-to-end tests, then runs the
+# unit tests again under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+echo "== format check (clang-format $(clang-format --version | grep -o '[0-9.]*' | head -1))"
+scripts/check-format.sh
+
+echo "== layering check"
+scripts/check-layering.sh
+
+echo "== release build (-Werror)"
+scripts/build.sh release
+echo "== tests (release)"
+(cd build/release && ctest --output-on-failure -j 2)
+
+echo "== asan+ubsan build"
+scripts/build.sh asan
+echo "== unit tests (asan+ubsan)"
+(cd build/asan && ctest --output-on-failure -R '^unit$')

@@ -12,6 +12,9 @@
 
 namespace lrb::core {
 
+// A signed 128-bit integer; __extension__ keeps -Wpedantic quiet.
+__extension__ typedef __int128 Int128;
+
 // An exact, signed quantity in nano-units (value × 10^9).
 class Quantity {
 public:
@@ -29,7 +32,7 @@ public:
   static Quantity from_milli(std::int64_t milli);
 
   // Returns the value in nano-units.
-  __int128 nanos() const { return nanos_; }
+  Int128 nanos() const { return nanos_; }
   // Returns whether the value is below zero.
   bool negative() const { return nanos_ < 0; }
 
@@ -43,8 +46,8 @@ public:
   std::int64_t units_exact() const;
 
 private:
-  explicit Quantity(__int128 nanos) : nanos_(nanos) {}
-  __int128 nanos_ = 0;
+  explicit Quantity(Int128 nanos) : nanos_(nanos) {}
+  Int128 nanos_ = 0;
 };
 
 // Formats millicores canonically: "4", "500m", "1500m"; re-parses exactly.

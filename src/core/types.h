@@ -4,14 +4,14 @@
 // rules that move a reservation through its phases in lifecycle.h.
 #pragma once
 
-#include "core/clock.h"
-#include "core/resources.h"
-
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/clock.h"
+#include "core/resources.h"
 
 namespace lrb::core {
 
@@ -112,8 +112,8 @@ struct DecisionRow {
   double resource_score = 0; // R in [0, 1]
   double cost_score = 0;     // C in [0, 1]
   std::optional<double> price_per_hour;
-  double score = 0; // S in [0, 100]
-  int rank = 0;     // 1 = chosen; 0 for excluded clusters
+  double score = 0;   // S in [0, 100]
+  int rank = 0;       // 1 = chosen; 0 for excluded clusters
   std::string reason; // why excluded ("" for candidates)
 };
 
@@ -123,9 +123,9 @@ struct Decision {
   double resource_weight = 0.7;
   double cost_weight = 0.3;
   std::optional<std::uint64_t> seed;
-  std::string chosen; // "" when no cluster fits
-  int clusters = 0;   // clusters considered
-  int candidates = 0; // clusters that passed every filter
+  std::string chosen;            // "" when no cluster fits
+  int clusters = 0;              // clusters considered
+  int candidates = 0;            // clusters that passed every filter
   std::vector<DecisionRow> rows; // candidates ranked, then exclusions
 };
 
@@ -162,8 +162,7 @@ Phase parse_phase(std::string_view text, std::string_view field);
 
 // Returns the wire name of a cluster state ("Ready") and parses one.
 std::string_view cluster_state_name(ClusterState state);
-ClusterState parse_cluster_state(std::string_view text,
-                                 std::string_view field);
+ClusterState parse_cluster_state(std::string_view text, std::string_view field);
 
 // Returns whether `id` is a DNS label: [a-z0-9-], 1..63, no leading or
 // trailing '-'.

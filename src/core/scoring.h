@@ -6,11 +6,11 @@
 // and seed, always gives the same answer.
 #pragma once
 
-#include "core/types.h"
-
 #include <optional>
 #include <span>
 #include <string>
+
+#include "core/types.h"
 
 namespace lrb::core {
 

@@ -20,5 +20,7 @@ tsan)
 esac
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/lrb-ccache}"
+# Paths relative to the checkout, so that another clone hits the cache.
+export CCACHE_BASEDIR="$PWD"
 cmake -S . -B "build/$kind" -G "Unix Makefiles" "${flags[@]}" >/dev/null
 cmake --build "build/$kind" -j "$jobs"

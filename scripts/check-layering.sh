@@ -16,10 +16,10 @@ check() {
 check core 'kube|daemon|cli'
 check kube 'daemon|cli'
 check daemon 'cli'
-servers=$(grep -rlE 'httplib::Server|SSLServer' src | wc -l)
+servers=$(grep -rlE 'httplib::(SSL)?Server\b' src | wc -l)
 if [ "$servers" -gt 1 ]; then
   echo "layering: only one file may use the HTTP server:" >&2
-  grep -rlE 'httplib::Server|SSLServer' src >&2
+  grep -rlE 'httplib::(SSL)?Server\b' src >&2
   status=1
 fi
 [ $status -eq 0 ] && echo "layering: ok"

@@ -9,7 +9,7 @@ packages=(
   libfmt-dev doctest-dev libssl-dev libyaml-cpp-dev
   clang-format clang-14 libclang-rt-14-dev
   curl jq sqlite3 procps psmisc openssl
-  prometheus gnuplot-nox mandoc shellcheck valgrind
+  prometheus gnuplot-nox mandoc shellcheck valgrind zsh fish yq
 )
 
 missing=()

@@ -12,6 +12,10 @@ scripts/check-format.sh
 echo "== layering check"
 scripts/check-layering.sh
 
+echo "== shellcheck"
+shellcheck -x scripts/*.sh .ci/run tests/e2e/*.sh
+echo "shellcheck: clean"
+
 echo "== release build (-Werror)"
 scripts/build.sh release
 echo "== tests (release)"

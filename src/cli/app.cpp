@@ -1,8 +1,5 @@
 #include "cli/app.h"
 
-#include "core/error.h"
-#include "core/log.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/log.h"
 
 namespace lrb::cli {
 
@@ -28,7 +28,9 @@ void print_error(std::string_view message) {
 
 } // namespace
 
-VerbRegistrar::VerbRegistrar(Verb verb) { registry().push_back(verb); }
+VerbRegistrar::VerbRegistrar(Verb verb) {
+  registry().push_back(verb);
+}
 
 void build_app(CLI::App& app, Globals& globals) {
   app.description("lrb - a multi-cluster resource broker for Kubernetes.\n"

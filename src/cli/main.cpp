@@ -1,4 +1,6 @@
 // The `lrb` executable: every role and verb behind one binary.
 #include "cli/app.h"
 
-int main(int argc, char** argv) { return lrb::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  return lrb::cli::run(argc, argv);
+}

@@ -1,9 +1,9 @@
 // `lrb version`: the build's version, for people and scripts.
-#include "cli/app.h"
-
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
+
+#include "cli/app.h"
 
 namespace lrb::cli {
 

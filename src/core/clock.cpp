@@ -1,11 +1,11 @@
 #include "core/clock.h"
 
-#include "core/error.h"
-
 #include <chrono>
 #include <ctime>
 
 #include <fmt/format.h>
+
+#include "core/error.h"
 
 namespace lrb::core {
 
@@ -77,14 +77,14 @@ const Clock& system_clock() {
 }
 
 std::string format_rfc3339(WallMs t) {
-  std::time_t secs = static_cast<std::time_t>(t >= 0 ? t / 1000
-                                                     : (t - 999) / 1000);
+  std::time_t secs =
+      static_cast<std::time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
   int ms = static_cast<int>(t - static_cast<WallMs>(secs) * 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  auto base = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec);
+  auto base =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   if (ms == 0) {
     return base + "Z";
   }

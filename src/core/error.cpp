@@ -59,11 +59,17 @@ Error Error::nested(std::string_view parent) const {
   return Error(code_, what(), path, reason_);
 }
 
-int http_status(Code code) { return row_of(code).http; }
+int http_status(Code code) {
+  return row_of(code).http;
+}
 
-int exit_code(Code code) { return row_of(code).exit; }
+int exit_code(Code code) {
+  return row_of(code).exit;
+}
 
-std::string_view code_name(Code code) { return row_of(code).name; }
+std::string_view code_name(Code code) {
+  return row_of(code).name;
+}
 
 Code code_for_http_status(int status) {
   switch (status) {

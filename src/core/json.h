@@ -8,11 +8,11 @@
 // rejected in reservation requests, where a typo would change meaning.
 #pragma once
 
-#include "core/types.h"
-
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "core/types.h"
 
 namespace lrb::core {
 

@@ -3,9 +3,9 @@
 // table first, so an impossible move is refused with both phases named.
 #pragma once
 
-#include "core/types.h"
-
 #include <string_view>
+
+#include "core/types.h"
 
 namespace lrb::core {
 

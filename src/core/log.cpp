@@ -1,13 +1,13 @@
 #include "core/log.h"
 
-#include "core/error.h"
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+
+#include "core/error.h"
 
 namespace lrb::core {
 
@@ -18,8 +18,8 @@ std::atomic<int> g_format{static_cast<int>(LogFormat::text)};
 std::mutex g_mutex;
 std::function<void(std::string_view)> g_sink;
 
-constexpr std::string_view k_level_names[] = {"debug", "info", "warn",
-                                              "error", "off"};
+constexpr std::string_view k_level_names[] = {"debug", "info", "warn", "error",
+                                              "off"};
 
 // Returns the current UTC time as RFC 3339 with milliseconds.
 std::string now_rfc3339() {
@@ -73,9 +73,13 @@ LogField kv_secret(std::string_view key, std::string_view secret) {
   return LogField{key, "…" + std::string(secret.substr(secret.size() - 4))};
 }
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
 
-void set_log_format(LogFormat format) { g_format = static_cast<int>(format); }
+void set_log_format(LogFormat format) {
+  g_format = static_cast<int>(format);
+}
 
 bool log_enabled(LogLevel level) {
   return level != LogLevel::off && static_cast<int>(level) >= g_level.load();

@@ -57,11 +57,10 @@ void log_line(LogLevel level, std::string_view message,
 
 // Logs `msg` with key/value fields, formatting nothing when disabled:
 //   LRB_LOG(info, "listening", kv("addr", addr));
-#define LRB_LOG(level, msg, ...)                                              \
-  do {                                                                        \
-    if (::lrb::core::log_enabled(::lrb::core::LogLevel::level)) {             \
-      using ::lrb::core::kv;                                                  \
-      ::lrb::core::log_line(::lrb::core::LogLevel::level, msg,                \
-                            {__VA_ARGS__});                                   \
-    }                                                                         \
+#define LRB_LOG(level, msg, ...)                                               \
+  do {                                                                         \
+    if (::lrb::core::log_enabled(::lrb::core::LogLevel::level)) {              \
+      using ::lrb::core::kv;                                                   \
+      ::lrb::core::log_line(::lrb::core::LogLevel::level, msg, {__VA_ARGS__}); \
+    }                                                                          \
   } while (0)

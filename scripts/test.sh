@@ -13,8 +13,9 @@ echo "== layering check"
 scripts/check-layering.sh
 
 echo "== shellcheck"
-shellcheck -x scripts/*.sh .ci/run tests/e2e/*.sh
-echo "shellcheck: clean"
+mapfile -t shell_files < <(find scripts tests/e2e -name '*.sh' 2>/dev/null)
+shellcheck -x .ci/run "${shell_files[@]}"
+echo "shellcheck: $((${#shell_files[@]} + 1)) files clean"
 
 echo "== release build (-Werror)"
 scripts/build.sh release

@@ -1,0 +1,356 @@
+// cpp-httplib gives one thread per connection for the connection's whole
+// life, keep-alive included, and its stock pool is a fixed size: a few
+// idle keep-alive clients or parked watchers would then starve everyone
+// else. So the server gets its own task queue, which starts threads on
+// demand up to workers + max-watchers (the broker refuses to park more
+// watchers than that, answering them at once), and keep-alive is short.
+//
+// Limits are enforced where httplib allows: the body limit through
+// set_payload_max_length (413), an over-long request line by httplib
+// itself (414), an over-long header line by httplib as a bare 400 that
+// the error handler recognises and reports as 431, and the total size
+// of the headers in the pre-routing handler (431). Every response the
+// library makes on its own gets the same JSON error body as ours.
+#include "daemon/http_server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/quoting.h"
+
+namespace lrb::daemon {
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// What the transport knows about the request this thread is serving.
+// httplib serves a connection's requests one after another on one
+// thread, so a thread_local is exactly per request; the logger resets
+// it after every response.
+struct RequestState {
+  bool routed = false; // the pre-routing handler saw this request
+  SteadyTime start{};
+  std::string route = "unmatched";
+};
+thread_local RequestState t_state;
+
+// A task queue that grows: `min` threads at once, one more whenever a
+// connection arrives and none is idle, up to `max`. Threads stay until
+// shutdown, which lets every in-flight request finish.
+class GrowingPool : public httplib::TaskQueue {
+public:
+  GrowingPool(std::size_t min, std::size_t max) : max_(std::max(min, max)) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < min; ++i) {
+      spawn();
+    }
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(fn));
+      if (jobs_.size() > idle_ && threads_.size() < max_) {
+        spawn();
+      }
+    }
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      t.join();
+    }
+  }
+
+private:
+  void spawn() {
+    threads_.emplace_back([this] { work(); });
+  }
+
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        ++idle_;
+        cv_.wait(lock, [&] { return shutdown_ || !jobs_.empty(); });
+        --idle_;
+        if (jobs_.empty()) {
+          return; // shutting down with nothing left to do
+        }
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  std::size_t idle_ = 0;
+  bool shutdown_ = false;
+};
+
+// httplib's server, with access to its listening socket so the backlog
+// can be raised above the library's compiled-in 5.
+class ListeningServer : public httplib::Server {
+public:
+  void set_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+};
+
+const char* const k_methods[] = {"GET",    "HEAD",    "POST",  "PUT",
+                                 "DELETE", "OPTIONS", "PATCH", "TRACE"};
+
+// Returns the method as a metric label: unknown methods are folded into
+// one value so hostile clients cannot grow the label set.
+std::string method_label(const std::string& method) {
+  for (const char* m : k_methods) {
+    if (method == m) {
+      return method;
+    }
+  }
+  return method.empty() ? "INVALID" : "OTHER";
+}
+
+double seconds_since(SteadyTime start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+void send(httplib::Response& res, const ApiResponse& r) {
+  res.status = r.status;
+  for (const auto& [name, value] : r.headers) {
+    res.set_header(name, value);
+  }
+  res.set_content(r.body, r.content_type);
+}
+
+// Returns the error the library meant by a status it set on its own.
+core::Error library_error(int status, const httplib::Request& req,
+                          const HttpServerOptions& options) {
+  using core::Code;
+  switch (status) {
+  case 413:
+    // httplib caps form-encoded bodies (curl's default type) at 8 KiB.
+    if (req.get_header_value("Content-Type")
+            .starts_with("application/x-www-form-urlencoded")) {
+      return {Code::too_large,
+              "a form-encoded request body is limited to 8192 bytes: send "
+              "it with Content-Type: application/json",
+              "", "BodyTooLarge"};
+    }
+    return {Code::too_large,
+            fmt::format("request body is over the limit of {} bytes",
+                        options.max_body),
+            "", "BodyTooLarge"};
+  case 414:
+    return {Code::too_large, "request URL is over the limit of 8192 bytes", "",
+            "URITooLong"};
+  case 431:
+    return {Code::too_large,
+            fmt::format("request headers are over the limit (8192 bytes a "
+                        "line, {} in all)",
+                        options.max_header_bytes),
+            "", "HeadersTooLarge"};
+  case 400:
+    if (!req.has_header("Content-Length") &&
+        !req.has_header("Transfer-Encoding") && !req.method.empty()) {
+      return {Code::invalid_argument,
+              fmt::format("{} needs a Content-Length header (0 for an "
+                          "empty body)",
+                          req.method),
+              "", "LengthRequired"};
+    }
+    return {Code::invalid_argument, "malformed HTTP request", "", "BadRequest"};
+  default:
+    return {Code::internal, fmt::format("HTTP {}", status), "", "HTTPError"};
+  }
+}
+
+ApiRequest to_api_request(const httplib::Request& req) {
+  ApiRequest out;
+  out.method = req.method;
+  out.path = req.path;
+  for (const auto& [name, value] : req.params) {
+    out.query.emplace(name, value);
+  }
+  for (const auto& [name, value] : req.headers) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    out.headers.emplace(std::move(lower), value);
+  }
+  out.body = req.body;
+  out.ctx.remote_addr = req.remote_addr;
+  return out;
+}
+
+std::size_t header_bytes(const httplib::Headers& headers) {
+  std::size_t total = 0;
+  for (const auto& [name, value] : headers) {
+    total += name.size() + value.size() + 4;
+  }
+  return total;
+}
+
+} // namespace
+
+struct HttpServer::Impl {
+  Api& api;
+  Metrics& metrics;
+  HttpServerOptions options;
+  ListeningServer server;
+
+  Impl(Api& a, Metrics& m, HttpServerOptions o)
+      : api(a), metrics(m), options(std::move(o)) {
+    configure();
+    install_handlers();
+  }
+
+  void configure() {
+    auto workers = static_cast<std::size_t>(std::max(1, options.workers));
+    auto most =
+        workers + static_cast<std::size_t>(std::max(0, options.max_watchers));
+    server.new_task_queue = [workers, most] {
+      return new GrowingPool(workers, most);
+    };
+    server.set_tcp_nodelay(true);
+    server.set_keep_alive_max_count(1000);
+    server.set_keep_alive_timeout(options.keep_alive_seconds);
+    server.set_read_timeout(options.io_timeout_seconds, 0);
+    server.set_write_timeout(options.io_timeout_seconds, 0);
+    server.set_payload_max_length(options.max_body);
+  }
+
+  void install_handlers() {
+    server.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          return pre_route(req, res);
+        });
+    auto dispatch = [this](const httplib::Request& req,
+                           httplib::Response& res) { handle(req, res); };
+    const std::string any = ".*";
+    server.Get(any, dispatch);
+    server.Post(any, dispatch);
+    server.Put(any, dispatch);
+    server.Patch(any, dispatch);
+    server.Delete(any, dispatch);
+    server.Options(any, dispatch);
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          return on_error(req, res);
+        }));
+    server.set_exception_handler([](const httplib::Request&,
+                                    httplib::Response& res,
+                                    std::exception_ptr) {
+      send(res,
+           error_response(core::Error(core::Code::internal, "internal error")));
+    });
+    server.set_logger(
+        [this](const httplib::Request& req, const httplib::Response& res) {
+          log_request(req, res);
+        });
+  }
+
+  httplib::Server::HandlerResponse pre_route(const httplib::Request& req,
+                                             httplib::Response& res) {
+    t_state.routed = true;
+    t_state.start = std::chrono::steady_clock::now();
+    t_state.route = "unmatched";
+    if (header_bytes(req.headers) <= options.max_header_bytes) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    send(res, error_response(library_error(431, req, options)));
+    res.status = 431;
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    ApiResponse r = api.handle(to_api_request(req));
+    t_state.route = r.route;
+    send(res, r);
+  }
+
+  // Called for every status >= 400; gives the library's own error
+  // responses (empty body) our JSON shape.
+  httplib::Server::HandlerResponse on_error(const httplib::Request& req,
+                                            httplib::Response& res) {
+    if (!res.body.empty()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // A parsed request line whose headers failed to parse, before any
+    // routing: httplib refuses an over-long header line this way.
+    if (res.status == 400 && !t_state.routed && !req.method.empty()) {
+      res.status = 431;
+    }
+    auto r = error_response(library_error(res.status, req, options));
+    res.set_content(r.body, r.content_type);
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  void log_request(const httplib::Request& req, const httplib::Response& res) {
+    double seconds = t_state.routed ? seconds_since(t_state.start) : 0.0;
+    metrics.http_request(method_label(req.method), t_state.route, res.status,
+                         seconds);
+    LRB_LOG(debug, "http request", kv("method", method_label(req.method)),
+            kv("path", req.path), kv("status", res.status),
+            kv("route", t_state.route), kv("remote", req.remote_addr),
+            kv("dur_ms", seconds * 1e3));
+    t_state = RequestState{};
+  }
+};
+
+HttpServer::HttpServer(Api& api, Metrics& metrics, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(api, metrics, std::move(options))) {}
+
+HttpServer::~HttpServer() = default;
+
+int HttpServer::bind() {
+  auto& o = impl_->options;
+  int port = o.port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(o.host);
+  } else if (!impl_->server.bind_to_port(o.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    throw core::Error(core::Code::unavailable,
+                      fmt::format("cannot listen on {}:{}: the address is in "
+                                  "use or not local",
+                                  o.host, o.port),
+                      "listen", "ListenFailed");
+  }
+  impl_->server.set_backlog(o.listen_backlog);
+  return port;
+}
+
+void HttpServer::serve() {
+  impl_->server.listen_after_bind();
+}
+
+void HttpServer::stop() {
+  impl_->server.stop();
+}
+
+} // namespace lrb::daemon

@@ -1,0 +1,60 @@
+// The broker's HTTP transport: the one place of lrb that runs an HTTP
+// server. It turns connections into ApiRequests for the Api and enforces
+// what must be enforced before a handler runs: body, URL and header
+// limits, the connection thread pool, keep-alive, request metrics and
+// logs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "daemon/api.h"
+#include "daemon/metrics.h"
+
+namespace lrb::daemon {
+
+// How the server listens and what it allows.
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 7070; // 0 picks an ephemeral port
+  std::size_t max_body = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 64 * 1024; // all header lines together
+  // Connection threads: `workers` are started at once; more are started
+  // on demand up to workers + max_watchers, so parked watchers and idle
+  // keep-alive connections never starve API requests of a thread. Set
+  // max_watchers to at least the broker's own bound (BrokerConfig).
+  int workers = 16;
+  int max_watchers = 512;
+  int keep_alive_seconds = 3;
+  int io_timeout_seconds = 10; // reading a request, writing a response
+  int listen_backlog = 1024;
+};
+
+// An HTTP server for one Api. bind() then serve() (blocking) on one
+// thread; stop() from any thread.
+class HttpServer {
+public:
+  HttpServer(Api& api, Metrics& metrics, HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; returns the bound port. Throws Error(unavailable)
+  // naming the address when the port cannot be bound.
+  int bind();
+
+  // Accepts and serves connections until stop(); returns after in-flight
+  // requests have finished.
+  void serve();
+
+  // Stops accepting; serve() then drains and returns. Thread-safe.
+  void stop();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace lrb::daemon

@@ -1,3 +1,6 @@
+// Unit tests of the scoring core. Each expected score is written as the
+// formula of DESIGN.md section 6 applied by hand, with its arithmetic in
+// a comment, so that a reader can check the table without running it.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -111,6 +114,20 @@ bool same_cluster(const Cluster& a, const Cluster& b) {
          x.consumed == y.consumed && a.reserved == b.reserved &&
          a.free == b.free && a.state == b.state && a.cordoned == b.cordoned &&
          a.last_seen == b.last_seen && a.version == b.version;
+}
+
+bool same_request(const ReservationRequest& a, const ReservationRequest& b) {
+  const Constraints& x = a.constraints;
+  const Constraints& y = b.constraints;
+  return a.requester_id == b.requester_id && a.requested == b.requested &&
+         a.target_cluster_id == b.target_cluster_id &&
+         a.duration_ms == b.duration_ms && a.priority == b.priority &&
+         x.gpu_model == y.gpu_model && x.regions == y.regions &&
+         x.labels == y.labels && x.max_price_per_hour == y.max_price_per_hour &&
+         a.policy.name == b.policy.name &&
+         a.policy.resource_weight == b.policy.resource_weight &&
+         a.policy.cost_weight == b.policy.cost_weight &&
+         a.policy.seed == b.policy.seed;
 }
 
 bool same_row(const DecisionRow& a, const DecisionRow& b) {
@@ -846,8 +863,7 @@ TEST_CASE("decide never changes its input and is deterministic") {
   const std::vector<Cluster> fleet = mixed_fleet(60);
   const std::vector<Cluster> before = fleet;
   ReservationRequest request = make_request(6, 16);
-  request.constraints.labels = {};
-  const ReservationRequest request_before = request;
+  request.constraints.max_price_per_hour = 100.0;
 
   std::vector<Cluster> shuffled = fleet;
   std::mt19937 shuffle_rng(11);
@@ -858,19 +874,19 @@ TEST_CASE("decide never changes its input and is deterministic") {
       CAPTURE(policy);
       CAPTURE(static_cast<int>(detail));
       request.policy.name = policy;
+      const ReservationRequest request_before = request;
       const Decision first = decide(request, fleet, {}, detail);
       CHECK(first.candidates > 0);
       CHECK(first.candidates < first.clusters);
       CHECK(same_decision(first, decide(request, fleet, {}, detail)));
       CHECK(same_decision(first, decide(request, shuffled, {}, detail)));
+      CHECK(same_request(request, request_before));
     }
   }
   REQUIRE(fleet.size() == before.size());
   for (std::size_t i = 0; i < fleet.size(); ++i) {
     CHECK(same_cluster(fleet[i], before[i]));
   }
-  CHECK(request.requester_id == request_before.requester_id);
-  CHECK(request.requested == request_before.requested);
 }
 
 TEST_CASE("detail levels carry the same rows, fewer of them") {

@@ -67,7 +67,7 @@ void setup(CLI::App& root, Globals& globals) {
   });
 }
 
-const VerbRegistrar k_registrar({"doctor", 710, setup});
+const VerbRegistrar k_registrar({"doctor", 720, setup});
 
 } // namespace
 

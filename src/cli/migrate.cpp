@@ -56,7 +56,7 @@ void setup(CLI::App& root, Globals& globals) {
       [f, &globals] { globals.action = [f] { return run_migrate(*f); }; });
 }
 
-const VerbRegistrar k_registrar({"migrate", 720, setup});
+const VerbRegistrar k_registrar({"migrate", 730, setup});
 
 } // namespace
 

@@ -412,7 +412,7 @@ void setup(CLI::App& root, Globals& globals) {
   });
 }
 
-const VerbRegistrar k_registrar({"sim", 700, setup});
+const VerbRegistrar k_registrar({"sim", 740, setup});
 
 } // namespace
 

@@ -38,11 +38,11 @@ _lrb_takes_value() {
   "events/--since" | "events/--cluster") return 0 ;;
   "inventory/--snapshot" | "inventory/--kubeconfig" | "inventory/--context" | "inventory/--tolerate" | "inventory/--gpu-model-label") return 0 ;;
   "broker/--listen" | "broker/--db" | "broker/--port-file" | "broker/--stale-after" | "broker/--startup-grace" | "broker/--activation-timeout" | "broker/--default-duration" | "broker/--max-duration" | "broker/--sweep-interval" | "broker/--event-retention" | "broker/--policy" | "broker/--weights" | "broker/--max-watchers" | "broker/--max-body" | "broker/--workers" | "broker/--log-level" | "broker/--log-format" | "broker/--config") return 0 ;;
-  "sim/--nodes" | "sim/--pods" | "sim/--clusters" | "sim/--split" | "sim/--prices" | "sim/--regions" | "sim/--policy" | "sim/--weights" | "sim/--seed" | "sim/--limit" | "sim/--output" | "sim/-o") return 0 ;;
-  "sim snapshot/--nodes" | "sim snapshot/--pods" | "sim snapshot/--share" | "sim snapshot/--cluster" | "sim snapshot/--region" | "sim snapshot/--at" | "sim snapshot/--seed" | "sim snapshot/--out" | "sim snapshot/--clusters" | "sim snapshot/--split" | "sim snapshot/--prices" | "sim snapshot/--regions" | "sim snapshot/--policy" | "sim snapshot/--weights" | "sim snapshot/--limit" | "sim snapshot/--output" | "sim snapshot/-o") return 0 ;;
   "agent/--cluster" | "agent/--kubeconfig" | "agent/--context" | "agent/--snapshot" | "agent/--interval" | "agent/--endpoint" | "agent/--region" | "agent/--label" | "agent/--prices" | "agent/--cpu-price" | "agent/--memory-price" | "agent/--gpu-price" | "agent/--gpu-price-model" | "agent/--liqo-namespace-template" | "agent/--on-reserved" | "agent/--on-released" | "agent/--on-provide" | "agent/--hook-timeout" | "agent/--state-dir") return 0 ;;
   "doctor/--db") return 0 ;;
   "migrate/--db") return 0 ;;
+  "sim/--nodes" | "sim/--pods" | "sim/--clusters" | "sim/--split" | "sim/--prices" | "sim/--regions" | "sim/--policy" | "sim/--weights" | "sim/--seed" | "sim/--limit" | "sim/--output" | "sim/-o") return 0 ;;
+  "sim snapshot/--nodes" | "sim snapshot/--pods" | "sim snapshot/--share" | "sim snapshot/--cluster" | "sim snapshot/--region" | "sim snapshot/--at" | "sim snapshot/--seed" | "sim snapshot/--out" | "sim snapshot/--clusters" | "sim snapshot/--split" | "sim snapshot/--prices" | "sim snapshot/--regions" | "sim snapshot/--policy" | "sim snapshot/--weights" | "sim snapshot/--limit" | "sim snapshot/--output" | "sim snapshot/-o") return 0 ;;
   esac
   return 1
 }
@@ -75,10 +75,10 @@ _lrb() {
     "/uncordon") command="uncordon" ;;
     "/inventory") command="inventory" ;;
     "/broker") command="broker" ;;
-    "/sim") command="sim" ;;
     "/agent") command="agent" ;;
     "/doctor") command="doctor" ;;
     "/migrate") command="migrate" ;;
+    "/sim") command="sim" ;;
     "/version") command="version" ;;
     "/completion") command="completion" ;;
     "get/clusters" | "get/cluster" | "get/cl") command="get clusters" ;;
@@ -106,6 +106,13 @@ _lrb() {
     "broker/--db") _lrb_files "$cur" ;;
     "broker/--port-file") _lrb_files "$cur" ;;
     "broker/--config") _lrb_files "$cur" ;;
+    "agent/--cluster") _lrb_ids "$cur" clusters ;;
+    "agent/--kubeconfig") _lrb_files "$cur" ;;
+    "agent/--snapshot") _lrb_files "$cur" ;;
+    "agent/--prices") _lrb_files "$cur" ;;
+    "agent/--state-dir") _lrb_files "$cur" ;;
+    "doctor/--db") _lrb_files "$cur" ;;
+    "migrate/--db") _lrb_files "$cur" ;;
     "sim/--nodes") _lrb_files "$cur" ;;
     "sim/--pods") _lrb_files "$cur" ;;
     "sim/--split") _lrb_files "$cur" ;;
@@ -118,13 +125,6 @@ _lrb() {
     "sim snapshot/--split") _lrb_files "$cur" ;;
     "sim snapshot/--prices") _lrb_files "$cur" ;;
     "sim snapshot/--output" | "sim snapshot/-o") _lrb_words "$cur" "table wide json csv" ;;
-    "agent/--cluster") _lrb_ids "$cur" clusters ;;
-    "agent/--kubeconfig") _lrb_files "$cur" ;;
-    "agent/--snapshot") _lrb_files "$cur" ;;
-    "agent/--prices") _lrb_files "$cur" ;;
-    "agent/--state-dir") _lrb_files "$cur" ;;
-    "doctor/--db") _lrb_files "$cur" ;;
-    "migrate/--db") _lrb_files "$cur" ;;
     */--output | */-o) _lrb_words "$cur" "table wide json yaml name" ;;
     */--log-level) _lrb_words "$cur" "debug info warn error off" ;;
     */--config) _lrb_files "$cur" ;;
@@ -156,18 +156,18 @@ _lrb() {
     "uncordon") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "inventory") _lrb_words "$cur" "--help -h --snapshot --kubeconfig --context --include-not-ready --include-cordoned --include-tainted --tolerate --gpu-model-label --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "broker") _lrb_words "$cur" "--help -h --listen --db --port-file --stale-after --startup-grace --activation-timeout --default-duration --max-duration --sweep-interval --event-retention --policy --weights --max-watchers --max-body --workers --log-level --log-format --config --version --broker --output -o --no-color --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
-    "sim") _lrb_words "$cur" "--help -h --nodes --pods --clusters --split --prices --regions --policy --weights --seed --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
-    "sim snapshot") _lrb_words "$cur" "--help -h --nodes --pods --share --cluster --region --at --seed --cpu-only --out --clusters --split --prices --regions --policy --weights --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "agent") _lrb_words "$cur" "--help -h --cluster --kubeconfig --context --snapshot --interval --endpoint --region --label --prices --cpu-price --memory-price --gpu-price --gpu-price-model --liqo --liqo-namespace-template --on-reserved --on-released --on-provide --hook-timeout --state-dir --once --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "doctor") _lrb_words "$cur" "--help -h --db --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "migrate") _lrb_words "$cur" "--help -h --db --dry-run --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "sim") _lrb_words "$cur" "--help -h --nodes --pods --clusters --split --prices --regions --policy --weights --seed --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "sim snapshot") _lrb_words "$cur" "--help -h --nodes --pods --share --cluster --region --at --seed --cpu-only --out --clusters --split --prices --regions --policy --weights --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "version") _lrb_words "$cur" "--help -h --client --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "completion") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     esac
     return 0
   fi
   case "$command" in
-  "") _lrb_words "$cur" "reserve explain release activate renew get describe capacity events cordon uncordon inventory broker sim agent doctor migrate version completion" ;;
+  "") _lrb_words "$cur" "reserve explain release activate renew get describe capacity events cordon uncordon inventory broker agent doctor migrate sim version completion" ;;
   "release") _lrb_ids "$cur" reservations ;;
   "activate") _lrb_ids "$cur" reservations ;;
   "renew") _lrb_ids "$cur" reservations ;;

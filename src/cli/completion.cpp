@@ -296,6 +296,14 @@ value_arms(const CommandSpec& root, const std::vector<Node>& nodes,
   return out;
 }
 
+// Returns the body of _lrb_takes_value, the same in bash and zsh:
+// whether option $2 takes a value in command $1.
+std::string takes_value_body(const CaseTables& t) {
+  return "  case \"$2\" in\n  " + t.root_values +
+         ") return 0 ;;\n  esac\n  case \"$1/$2\" in\n" + t.takes_value +
+         "  esac\n  return 1\n";
+}
+
 std::string bash_value_action(const OptionSpec& o) {
   switch (o.hint) {
   case Hint::file:
@@ -369,15 +377,8 @@ _lrb_ids() {
 
 # Succeeds when option $2 takes a value in command $1.
 _lrb_takes_value() {
-  case "$2" in
-  )SH" + t.root_values +
-                  R"SH() return 0 ;;
-  esac
-  case "$1/$2" in
-)SH" + t.takes_value +
-                  R"SH(  esac
-  return 1
-}
+)SH" + takes_value_body(t) +
+                  R"SH(}
 
 _lrb() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -533,15 +534,8 @@ _lrb_ids() {
 
 # Succeeds when option $2 takes a value in command $1.
 _lrb_takes_value() {
-  case "$2" in
-  )SH" + t.root_values +
-         R"SH() return 0 ;;
-  esac
-  case "$1/$2" in
-)SH" + t.takes_value +
-         R"SH(  esac
-  return 1
-}
+)SH" + takes_value_body(t) +
+         R"SH(}
 
 _lrb() {
   local cur=${words[CURRENT]} prev=${words[CURRENT-1]}

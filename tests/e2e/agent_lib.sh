@@ -5,29 +5,15 @@
 # them and at the suite's broker. Everything listens on 127.0.0.1, is
 # tracked for lib.sh's EXIT trap, and every wait is bounded.
 
-# shellcheck source=tests/e2e/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/e2e/fake_kube_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fake_kube_lib.sh"
 
-if [[ -z ${FAKE_KUBE_BIN:-} ]]; then
-  FAKE_KUBE_BIN="$(dirname "$LRB_BIN")/../../tests/fake_kube"
-fi
-declare -A FAKE_PORT=()
 declare -A AGENT_PID=()
 AGENT_RUNS=0
 
 # Makes a CA and a server certificate for 127.0.0.1 in E2E_DIR.
 make_pki() {
-  local d=$E2E_DIR
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 1 \
-    -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=fake-ca" \
-    2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=fake-kube" \
-    2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san.ext"
-  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
-    -CAcreateserial -days 1 -extfile "$d/san.ext" -out "$d/server.crt" \
-    2>/dev/null
+  fake_pki
 }
 
 # make_snapshot FILE CORES MEMORY REGION: one Ready node with CORES cpus
@@ -55,22 +41,8 @@ make_snapshot() {
 start_fake() {
   local name=$1
   shift
-  local port_file="$E2E_DIR/$name.port"
-  "$FAKE_KUBE_BIN" --tls-cert "$E2E_DIR/server.crt" \
-    --tls-key "$E2E_DIR/server.key" --token "tok-$name=agent" \
-    --snapshot "$E2E_DIR/$name.json" --port-file "$port_file" "$@" \
-    2>"$E2E_DIR/fake-$name.log" &
-  local pid=$!
-  track_pid "$pid"
-  local deadline=$(($(now_ms) + 10000))
-  until [[ -s $port_file ]]; do
-    if (($(now_ms) > deadline)) || ! kill -0 "$pid" 2>/dev/null; then
-      echo "fake_kube $name did not start" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
-  FAKE_PORT[$name]=$(tr -d '[:space:]' <"$port_file")
+  fake_start "$name" "$E2E_DIR/$name.json" --token "tok-$name=agent" "$@" ||
+    return 1
   cat >"$E2E_DIR/$name.kubeconfig" <<KUBECONFIG
 apiVersion: v1
 kind: Config

@@ -14,47 +14,10 @@ set -euo pipefail
 LRB_SOURCE_DIR=${LRB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SNAPSHOT="$LRB_SOURCE_DIR/tests/data/snapshots/rome-gpu.json"
 
-PASSED=0
-FAILED=0
-FAKE_PID=""
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/lrb-inventory.XXXXXX")
-
-cleanup() {
-  if [ -n "$FAKE_PID" ]; then
-    kill "$FAKE_PID" 2>/dev/null || true
-    wait "$FAKE_PID" 2>/dev/null || true
-  fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "ok - $1"
-}
-
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $1: $2"
-}
-
-# check WHAT EXPECTED ACTUAL
-check() {
-  if [ "$2" == "$3" ]; then
-    pass "$1"
-  else
-    fail "$1" "expected '$2', got '$3'"
-  fi
-}
-
-# check_contains WHAT NEEDLE HAYSTACK
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then
-    pass "$1"
-  else
-    fail "$1" "'$2' not in '$3'"
-  fi
-}
+# shellcheck source=tests/e2e/fake_kube_lib.sh
+source "$(dirname "$0")/fake_kube_lib.sh"
+e2e_init
+DIR=$E2E_DIR
 
 # inv ARGS...: runs lrb inventory, bounded in time.
 inv() {
@@ -65,27 +28,27 @@ inv() {
 out=$(inv --snapshot "$SNAPSHOT" -o json)
 # cpu: (7910 - 1300) + (7910 - 1350) + (47810 - 8000) millicores on the
 # three eligible nodes (the control plane is tainted).
-check "available cpu sums the eligible nodes" "52980m" \
+expect_eq "available cpu sums the eligible nodes" "52980m" \
   "$(jq -r .resources.available.cpu <<<"$out")"
-check "allocatable GPUs come from gpu-a" "4" \
+expect_eq "allocatable GPUs come from gpu-a" "4" \
   "$(jq -r .resources.allocatable.gpu <<<"$out")"
-check "two GPUs are free" "2" "$(jq -r .resources.available.gpu <<<"$out")"
-check "largest node is gpu-a" "39810m" \
+expect_eq "two GPUs are free" "2" "$(jq -r .resources.available.gpu <<<"$out")"
+expect_eq "largest node is gpu-a" "39810m" \
   "$(jq -r .resources.largestNodeAvailable.cpu <<<"$out")"
-check "GPU model from the node label" '{"NVIDIA-A100-SXM4-40GB":4}' \
+expect_eq "GPU model from the node label" '{"NVIDIA-A100-SXM4-40GB":4}' \
   "$(jq -c .gpuModels <<<"$out")"
-check "region from topology labels" "europe-west8" \
+expect_eq "region from topology labels" "europe-west8" \
   "$(jq -r .region <<<"$out")"
-check "counts: 16 pods, 14 counted, 1 finished, 1 unbound" "16 14 1 1" \
+expect_eq "counts: 16 pods, 14 counted, 1 finished, 1 unbound" "16 14 1 1" \
   "$(jq -r '.counted | "\(.pods) \(.countedPods) \(.terminalPods) \(.unboundPods)"' <<<"$out")"
-check "the control plane is out, with its taint" \
+expect_eq "the control plane is out, with its taint" \
   "cp-1 Tainted node-role.kubernetes.io/control-plane:NoSchedule" \
   "$(jq -r '.nodes[] | select(.eligible | not) | "\(.name) \(.reason)"' <<<"$out")"
-check "per-node rows carry allocated pods" "4" \
+expect_eq "per-node rows carry allocated pods" "4" \
   "$(jq -r '.nodes[] | select(.name == "worker-a") | .allocated.pods' <<<"$out")"
 
 # --- the same objects by other routes -----------------------------------
-check "stdin gives the same document" "$out" \
+expect_eq "stdin gives the same document" "$out" \
   "$(inv --snapshot - -o json <"$SNAPSHOT")"
 jq '{apiVersion: "v1", kind: "NodeList",
      items: [.items[] | select(.kind == "Node") | del(.kind, .apiVersion)]}' \
@@ -93,7 +56,7 @@ jq '{apiVersion: "v1", kind: "NodeList",
 jq '{apiVersion: "v1", kind: "PodList",
      items: [.items[] | select(.kind == "Pod") | del(.kind, .apiVersion)]}' \
   "$SNAPSHOT" >"$DIR/pods.json"
-check "a NodeList and a PodList in two files add up the same" \
+expect_eq "a NodeList and a PodList in two files add up the same" \
   "$(jq -c .resources <<<"$out")" \
   "$(inv --snapshot "$DIR/nodes.json" --snapshot "$DIR/pods.json" -o json |
     jq -c .resources)"
@@ -101,31 +64,31 @@ check "a NodeList and a PodList in two files add up the same" \
 # --- filters ------------------------------------------------------------
 tainted=$(inv --snapshot "$SNAPSHOT" --include-tainted -o json)
 # cp-1 joins: 52980 + (3920 - 350) = 56550 millicores.
-check "--include-tainted counts the control plane" "56550m" \
+expect_eq "--include-tainted counts the control plane" "56550m" \
   "$(jq -r .resources.available.cpu <<<"$tainted")"
-check "--tolerate with the taint's key does the same" "56550m" \
+expect_eq "--tolerate with the taint's key does the same" "56550m" \
   "$(inv --snapshot "$SNAPSHOT" -o json \
     --tolerate node-role.kubernetes.io/control-plane |
     jq -r .resources.available.cpu)"
 jq '(.items[] | select(.metadata.name == "worker-b") | .spec.unschedulable)
     |= true' "$SNAPSHOT" >"$DIR/cordoned.json"
 # worker-b out: 52980 - 6560 = 46420 millicores.
-check "a cordoned node is left out" "46420m" \
+expect_eq "a cordoned node is left out" "46420m" \
   "$(inv --snapshot "$DIR/cordoned.json" -o json |
     jq -r .resources.available.cpu)"
-check "--include-cordoned brings it back" "52980m" \
+expect_eq "--include-cordoned brings it back" "52980m" \
   "$(inv --snapshot "$DIR/cordoned.json" --include-cordoned -o json |
     jq -r .resources.available.cpu)"
 
 # --- the table ----------------------------------------------------------
 table=$(inv --snapshot "$SNAPSHOT")
-check_contains "the table has the totals header" \
+expect_contains "the table has the totals header" \
   "CLUSTER        CPU     MEMORY" "$table"
-check_contains "available cores in human units" "available      52.98" \
+expect_contains "available cores in human units" "available      52.98" \
   "$table"
-check_contains "each node shows allocatable/allocated/available" \
+expect_contains "each node shows allocatable/allocated/available" \
   "47.81/8/39.81" "$table"
-check "-o name lists the nodes" "node/cp-1 node/worker-a node/worker-b node/gpu-a" \
+expect_eq "-o name lists the nodes" "node/cp-1 node/worker-a node/worker-b node/gpu-a" \
   "$(inv --snapshot "$SNAPSHOT" -o name | tr '\n' ' ' | sed 's/ $//')"
 
 # --- errors -------------------------------------------------------------
@@ -160,35 +123,11 @@ expect_fail "--snapshot and --kubeconfig exclude each other" 2 "excludes" \
   --snapshot "$SNAPSHOT" --kubeconfig "$DIR/kubeconfig"
 
 # --- live, through the fake API server ----------------------------------
-if [ -z "${FAKE_KUBE_BIN:-}" ]; then
-  FAKE_KUBE_BIN="$(dirname "$LRB_BIN")/../../tests/fake_kube"
-fi
 if [ ! -x "$FAKE_KUBE_BIN" ]; then
   echo "# skipping the live checks: no fake_kube at $FAKE_KUBE_BIN"
 else
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 1 \
-    -nodes -keyout "$DIR/ca.key" -out "$DIR/ca.crt" -subj "/CN=inv-ca" \
-    2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$DIR/server.key" -out "$DIR/server.csr" -subj "/CN=fake" \
-    2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1\n' >"$DIR/san.ext"
-  openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.crt" \
-    -CAkey "$DIR/ca.key" -CAcreateserial -days 1 -extfile "$DIR/san.ext" \
-    -out "$DIR/server.crt" 2>/dev/null
-  "$FAKE_KUBE_BIN" --tls-cert "$DIR/server.crt" --tls-key "$DIR/server.key" \
-    --token "inv-token=inventory" --snapshot "$SNAPSHOT" \
-    --port-file "$DIR/port" 2>"$DIR/fake.log" &
-  FAKE_PID=$!
-  deadline=$((SECONDS + 10))
-  while [ ! -s "$DIR/port" ]; do
-    if [ $SECONDS -ge $deadline ] || ! kill -0 "$FAKE_PID" 2>/dev/null; then
-      echo "fake_kube did not start:" >&2
-      cat "$DIR/fake.log" >&2
-      exit 1
-    fi
-    sleep 0.05
-  done
+  fake_pki
+  fake_start rome "$SNAPSHOT" --token "inv-token=inventory" || exit 1
   cat >"$DIR/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -196,7 +135,7 @@ current-context: rome
 clusters:
 - name: rome
   cluster:
-    server: https://127.0.0.1:$(cat "$DIR/port")
+    server: https://127.0.0.1:${FAKE_PORT[rome]}
     certificate-authority: ca.crt
 contexts:
 - name: rome
@@ -210,14 +149,13 @@ users:
   user: {token: wrong}
 EOF
   live=$(inv --kubeconfig "$DIR/kubeconfig" -o json)
-  check "the live API gives the snapshot's totals" \
+  expect_eq "the live API gives the snapshot's totals" \
     "$(jq -c '{resources, gpuModels, region}' <<<"$out")" \
     "$(jq -c '{resources, gpuModels, region}' <<<"$live")"
-  check "the live API gives the snapshot's counts" \
+  expect_eq "the live API gives the snapshot's counts" \
     "$(jq -c .counted <<<"$out")" "$(jq -c .counted <<<"$live")"
   expect_fail "a rejected token is reported with the API's reason" 1 \
     "Unauthorized" --kubeconfig "$DIR/kubeconfig" --context stranger
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary

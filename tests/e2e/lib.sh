@@ -286,6 +286,15 @@ expect_ne() {
   fi
 }
 
+# expect_contains WHAT NEEDLE ACTUAL: passes when ACTUAL contains NEEDLE.
+expect_contains() {
+  if [[ $3 == *"$2"* ]]; then
+    pass "$1"
+  else
+    fail "$1" "'$2' not in '$3'"
+  fi
+}
+
 # expect_match WHAT REGEX ACTUAL: passes when ACTUAL matches REGEX.
 expect_match() {
   if [[ $3 =~ $2 ]]; then

@@ -33,13 +33,6 @@ using core::Code;
 using core::Error;
 using core::Json;
 
-// A snapshot of a large cluster is one JSON array of some 150,000 items
-// and, with managedFields, deeper than an API request ever is.
-constexpr core::JsonLimits k_snapshot_limits{64, 5'000'000};
-
-// Items per page when reading a live cluster, as kubectl's default.
-constexpr std::int64_t k_page_size = 500;
-
 // The verb's own flags.
 struct InventoryFlags {
   std::string kubeconfig;
@@ -51,24 +44,6 @@ struct InventoryFlags {
   std::vector<std::string> tolerate;
   std::string gpu_model_label;
 };
-
-// Returns the whole of `path`, or of stdin for "-".
-std::string read_snapshot(const std::string& path) {
-  if (path == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(Code::invalid_argument,
-                fmt::format("--snapshot: cannot read \"{}\": check the path "
-                            "(or give - for stdin)",
-                            path),
-                "--snapshot");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Returns `e` with the snapshot file named first and the JSON path of
 // the offending item last, so a large file can be searched for it.
@@ -96,9 +71,9 @@ Objects load_snapshots(const InventoryFlags& f) {
       throw Error(Code::invalid_argument,
                   "--snapshot: stdin (-) can be given only once", "--snapshot");
     }
-    std::string text = read_snapshot(path);
+    std::string text = kube::read_snapshot_file(path, Code::invalid_argument);
     try {
-      Json doc = core::parse_json(text, k_snapshot_limits);
+      Json doc = core::parse_json(text, kube::k_snapshot_limits);
       out.ignored += kube::add_list(doc, out.nodes, out.pods, options).ignored;
     } catch (const Error& e) {
       throw in_file(e, path);
@@ -277,18 +252,20 @@ Objects load_cluster(const InventoryFlags& f) {
       kube::kubeconfig_files_from_env(f.kubeconfig), f.context));
   kube::DecodeOptions options{f.gpu_model_label};
   Objects out;
-  client.list("/api/v1/nodes", k_page_size, [&](const kube::ListPage& page) {
-    if (page.restarted) {
-      out.nodes.clear();
-    }
-    kube::add_items(page.items, "Node", out.nodes, out.pods, options);
-  });
-  client.list("/api/v1/pods", k_page_size, [&](const kube::ListPage& page) {
-    if (page.restarted) {
-      out.pods.clear();
-    }
-    kube::add_items(page.items, "Pod", out.nodes, out.pods, options);
-  });
+  client.list(
+      "/api/v1/nodes", kube::k_list_page_size, [&](const kube::ListPage& page) {
+        if (page.restarted) {
+          out.nodes.clear();
+        }
+        kube::add_items(page.items, "Node", out.nodes, out.pods, options);
+      });
+  client.list(
+      "/api/v1/pods", kube::k_list_page_size, [&](const kube::ListPage& page) {
+        if (page.restarted) {
+          out.pods.clear();
+        }
+        kube::add_items(page.items, "Pod", out.nodes, out.pods, options);
+      });
   return out;
 }
 

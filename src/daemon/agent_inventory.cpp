@@ -27,27 +27,12 @@ using core::Code;
 using core::Error;
 using core::Json;
 
-// A snapshot of a large cluster is one array of some 150,000 items.
-constexpr core::JsonLimits k_snapshot_limits{64, 5'000'000};
-constexpr std::int64_t k_page_size = 500;
-
 // The objects of one pass.
 struct Objects {
   std::vector<kube::NodeInfo> nodes;
   std::vector<kube::PodInfo> pods;
   std::map<std::string, core::ResourceList> offloaded;
 };
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  if (!in || !(text << in.rdbuf())) {
-    throw Error(Code::unavailable,
-                fmt::format("--snapshot: cannot read \"{}\"", path),
-                "--snapshot");
-  }
-  return text.str();
-}
 
 // Adds a pod's request to its origin cluster's sum when Liqo offloaded it
 // here and it still holds resources.
@@ -96,7 +81,9 @@ Objects read_snapshots(const std::vector<std::string>& paths) {
   Objects out;
   for (const auto& path : paths) {
     try {
-      Json doc = core::parse_json(read_text(path), k_snapshot_limits);
+      Json doc =
+          core::parse_json(kube::read_snapshot_file(path, Code::unavailable),
+                           kube::k_snapshot_limits);
       kube::add_list(doc, out.nodes, out.pods);
       scan_offloaded(doc, out);
     } catch (const Error& e) {
@@ -110,24 +97,26 @@ Objects read_snapshots(const std::vector<std::string>& paths) {
 Objects read_api(const kube::ClusterConfig& config) {
   kube::KubeClient client(config);
   Objects out;
-  client.list("/api/v1/nodes", k_page_size, [&](const kube::ListPage& p) {
-    if (p.restarted) {
-      out.nodes.clear();
-    }
-    for (const auto& item : p.items) {
-      out.nodes.push_back(kube::decode_node(item));
-    }
-  });
-  client.list("/api/v1/pods", k_page_size, [&](const kube::ListPage& p) {
-    if (p.restarted) {
-      out.pods.clear();
-      out.offloaded.clear();
-    }
-    for (const auto& item : p.items) {
-      out.pods.push_back(kube::decode_pod(item));
-      note_offloaded(item, out);
-    }
-  });
+  client.list("/api/v1/nodes", kube::k_list_page_size,
+              [&](const kube::ListPage& p) {
+                if (p.restarted) {
+                  out.nodes.clear();
+                }
+                for (const auto& item : p.items) {
+                  out.nodes.push_back(kube::decode_node(item));
+                }
+              });
+  client.list("/api/v1/pods", kube::k_list_page_size,
+              [&](const kube::ListPage& p) {
+                if (p.restarted) {
+                  out.pods.clear();
+                  out.offloaded.clear();
+                }
+                for (const auto& item : p.items) {
+                  out.pods.push_back(kube::decode_pod(item));
+                  note_offloaded(item, out);
+                }
+              });
   return out;
 }
 

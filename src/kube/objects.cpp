@@ -18,6 +18,10 @@
 #include "kube/objects.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -803,6 +807,22 @@ ListCounts add_items(const Json& items, std::string_view kind,
   ItemReader reader(nodes, pods, options);
   reader.add_all(ctx, items, kind, at);
   return reader.counts();
+}
+
+std::string read_snapshot_file(const std::string& path, core::Code code) {
+  if (path == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    throw core::Error(code,
+                      fmt::format("--snapshot: cannot read \"{}\": check the "
+                                  "path (or give - for stdin)",
+                                  path),
+                      "--snapshot");
+  }
+  return text.str();
 }
 
 } // namespace lrb::kube

@@ -8,15 +8,30 @@
 // eye.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "core/json.h"
 #include "core/resources.h"
 
 namespace lrb::kube {
+
+// Limits for a kubectl snapshot: a large cluster's is one array of some
+// 150,000 items and, with managedFields, deeper than an API request ever
+// is.
+inline constexpr core::JsonLimits k_snapshot_limits{64, 5'000'000};
+
+// Items per page when listing a live cluster, as kubectl's default.
+inline constexpr std::int64_t k_list_page_size = 500;
+
+// Returns the whole of the snapshot file `path` ("-": stdin); throws
+// Error(`code`) naming the path and the --snapshot flag when it cannot be
+// read (the CLI reports a wrong path, the agent a file being rewritten).
+std::string read_snapshot_file(const std::string& path, core::Code code);
 
 // One taint of a node ("key=value:Effect").
 struct Taint {

@@ -518,8 +518,11 @@ CreateResult Broker::create(const RequestContext& ctx,
     queue_.push_back(job);
   }
   {
+    // A batch takes at most k_max_batch creates from the front of the
+    // queue, so under a burst this job may be behind several batches:
+    // commit until it is done, never read a result that was not made.
     std::lock_guard writer(write_mu_);
-    if (!job->done) {
+    while (!job->done) {
       commit_queued();
     }
   }

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <latch>
 #include <set>
 #include <thread>
 #include <vector>
@@ -231,6 +232,38 @@ TEST_CASE("concurrent creates never lock more than there is") {
   ReservationFilter holding;
   holding.phases = {Phase::reserved};
   CHECK(f.broker->reservations(holding).size() == 10);
+  check_doctor_clean(*f.store);
+}
+
+TEST_CASE("a burst larger than one group commit answers every create") {
+  BrokerFixture f;
+  // 300 creates of 1 core and 1 GiB against 400 cores and 400 GiB: all
+  // fit. Released together, they queue deeper than one batch (128), so
+  // some threads find their create behind several batches.
+  f.advertise(make_ad("paris", 400, 400), make_ad("rome", 4, 8));
+  constexpr int k_creates = 300;
+  std::vector<core::Reservation> got(k_creates);
+  std::latch start(k_creates);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_creates; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      got[t] =
+          f.broker->create(f.ctx, make_request("rome", 1, 1), "").reservation;
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  std::set<std::string> ids;
+  for (const auto& r : got) {
+    CHECK(r.status.phase == Phase::reserved);
+    CHECK(r.target_cluster_id == "paris");
+    ids.insert(r.id);
+  }
+  CHECK(ids.count("") == 0);
+  CHECK(ids.size() == k_creates);
+  CHECK(reserved_cpu(*f.broker, "paris") == k_creates * 1000);
   check_doctor_clean(*f.store);
 }
 

@@ -140,6 +140,11 @@ daemon::AgentConfig config_of(const AgentFlags& f, const Globals& g) {
   daemon::AgentConfig c;
   c.cluster_id = f.cluster;
   c.broker = http_options(g);
+  if (g.insecure_skip_tls_verify && g.broker.starts_with("https://")) {
+    print_warning("--insecure-skip-tls-verify: the broker's certificate is "
+                  "not verified; anyone between here and the broker can "
+                  "read and change this agent's traffic");
+  }
   c.kube = kube_of(f);
   c.snapshots = f.snapshots;
   if (!c.kube && c.snapshots.empty()) {

@@ -5,6 +5,13 @@
 // kept as text until all three sources are merged, so that one parser
 // per setting reports a bad value the same way wherever it came from.
 //
+// Security: with --tls-cert and --tls-key the broker speaks only HTTPS;
+// --client-ca makes it verify client certificates and --tokens-file
+// accept bearer tokens, and with either every request is tied to an
+// identity and checked (daemon/identity.h). With neither, every caller is
+// an anonymous admin, which the broker says at start, so that nobody
+// runs an open broker without knowing.
+//
 // Shutdown: SIGINT and SIGTERM are blocked in every thread and awaited
 // by one; it stops the listener and wakes parked watchers, serve()
 // returns once in-flight requests are done, and the database is closed
@@ -34,6 +41,7 @@
 #include "core/resources.h"
 #include "core/scoring.h"
 #include "daemon/api.h"
+#include "daemon/auth.h"
 #include "daemon/http_server.h"
 #include "daemon/sqlite_store.h"
 #include "daemon/sweeper.h"
@@ -83,6 +91,16 @@ constexpr Setting k_settings[] = {
      "Watch requests parked at once; more are answered at once"},
     {"max-body", "4MiB", "SIZE", "Largest request body accepted"},
     {"workers", "16", "N", "HTTP threads started up front"},
+    {"tls-cert", "", "FILE",
+     "Serve HTTPS with this PEM certificate (chain); needs --tls-key"},
+    {"tls-key", "", "FILE", "The PEM private key of --tls-cert"},
+    {"client-ca", "", "FILE",
+     "Verify client certificates against this CA; clients without one "
+     "may still use a token"},
+    {"tokens-file", "", "FILE",
+     "Bearer tokens: `TOKEN IDENTITY ROLE` lines; mode 0600"},
+    {"metrics-auth", "false", "BOOL",
+     "Require credentials (any role) for /metrics"},
     {"log-level", "info", "LEVEL", "debug, info, warn or error"},
     {"log-format", "text", "FORMAT", "text or json"},
 };
@@ -97,6 +115,7 @@ struct BrokerFlags {
 struct BrokerSettings {
   daemon::BrokerConfig broker;
   daemon::HttpServerOptions http;
+  daemon::AuthOptions auth;
   std::string db;
   bool default_db = false;
   std::string port_file;
@@ -153,6 +172,80 @@ std::map<std::string, std::string> read_config(const std::string& path) {
     out[key] = value;
   }
   return out;
+}
+
+bool parse_bool(const std::string& text, const std::string& flag) {
+  if (text == "true" || text == "false") {
+    return text == "true";
+  }
+  throw Error(Code::invalid_argument,
+              fmt::format("--{} must be true or false, not \"{}\"", flag, text),
+              "--" + flag);
+}
+
+// Reads the TLS and authentication settings; refuses combinations that
+// would not do what the operator meant.
+void resolve_security(std::map<std::string, std::string>& v,
+                      BrokerSettings& s) {
+  s.http.tls_cert = v["tls-cert"];
+  s.http.tls_key = v["tls-key"];
+  s.http.client_ca = v["client-ca"];
+  if (s.http.tls_cert.empty() != s.http.tls_key.empty()) {
+    throw Error(Code::invalid_argument,
+                "TLS needs both --tls-cert and --tls-key",
+                s.http.tls_cert.empty() ? "--tls-cert" : "--tls-key");
+  }
+  if (!s.http.client_ca.empty() && s.http.tls_cert.empty()) {
+    throw Error(Code::invalid_argument,
+                "--client-ca verifies client certificates over TLS: give "
+                "--tls-cert and --tls-key too",
+                "--client-ca");
+  }
+  s.auth.client_certificates = !s.http.client_ca.empty();
+  if (!v["tokens-file"].empty()) {
+    s.auth.tokens = daemon::load_tokens_file(v["tokens-file"]);
+    if (s.auth.tokens.empty()) {
+      throw Error(Code::invalid_argument,
+                  fmt::format("--tokens-file {} lists no token: add "
+                              "`TOKEN IDENTITY ROLE` lines",
+                              v["tokens-file"]),
+                  "--tokens-file");
+    }
+  }
+  s.auth.protect_metrics = parse_bool(v["metrics-auth"], "metrics-auth");
+  if (s.auth.protect_metrics && !s.auth.client_certificates &&
+      s.auth.tokens.empty()) {
+    throw Error(Code::invalid_argument,
+                "--metrics-auth needs credentials to check: give "
+                "--client-ca or --tokens-file",
+                "--metrics-auth");
+  }
+}
+
+// Says at start what the broker trusts, warning about what is open.
+void log_security(const BrokerSettings& s) {
+  const bool tls = !s.http.tls_cert.empty();
+  const bool auth = s.auth.client_certificates || !s.auth.tokens.empty();
+  if (!tls && !auth) {
+    LRB_LOG(warn,
+            "serving plain HTTP without authentication: every caller "
+            "is an admin; listen on a trusted address only",
+            kv("addr", s.http.host));
+  } else if (!tls) {
+    LRB_LOG(warn,
+            "serving plain HTTP: bearer tokens cross the network in clear "
+            "text; give --tls-cert and --tls-key",
+            kv("addr", s.http.host));
+  } else if (!auth) {
+    LRB_LOG(warn,
+            "serving HTTPS without authentication: every caller is an "
+            "admin; give --client-ca or --tokens-file",
+            kv("addr", s.http.host));
+  }
+  LRB_LOG(info, "security", kv("tls", tls),
+          kv("client_certificates", s.auth.client_certificates),
+          kv("tokens", s.auth.tokens.size()),
+          kv("metrics_auth", s.auth.protect_metrics));
 }
 
 // Merges flags over the config file over the defaults.
@@ -294,6 +387,7 @@ BrokerSettings resolve(const BrokerFlags& f) {
   s.http.max_watchers = b.max_watchers;
   s.http.workers =
       static_cast<int>(parse_int(v["workers"], "workers", 1, 4096));
+  resolve_security(v, s);
   s.log_level = core::parse_log_level(v["log-level"], "--log-level");
   if (v["log-format"] != "text" && v["log-format"] != "json") {
     throw Error(Code::invalid_argument,
@@ -350,16 +444,13 @@ int serve(const BrokerSettings& s, const sigset_t& stop_signals) {
   auto store = daemon::open_sqlite_store({.path = s.db});
   daemon::Metrics metrics;
   daemon::Broker broker(*store, core::system_clock(), s.broker, metrics);
-  daemon::Api api(broker);
+  daemon::Api api(broker, daemon::Authenticator(s.auth));
   daemon::HttpServer server(api, metrics, s.http);
   int port = server.bind();
   if (!s.port_file.empty()) {
     write_port_file(s.port_file, port);
   }
-  LRB_LOG(warn,
-          "serving plain HTTP without authentication: every caller "
-          "is an admin; listen on a trusted address only",
-          kv("addr", s.http.host));
+  log_security(s);
   LRB_LOG(info, "listening",
           kv("addr", fmt::format("{}:{}", s.http.host, port)), kv("db", s.db),
           kv("policy", s.broker.scoring.policy));

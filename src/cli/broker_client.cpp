@@ -52,6 +52,12 @@ std::string path_id(std::string_view id) {
   return kube::url_encode(id);
 }
 
+// Returns whether a transport failure was the broker's certificate being
+// refused, for which "is the broker running?" would mislead.
+bool tls_failure(std::string_view message) {
+  return message.find("certificate verify failed") != std::string_view::npos;
+}
+
 } // namespace
 
 kube::HttpOptions http_options(const Globals& globals) {
@@ -130,6 +136,12 @@ BrokerClient::send(std::string_view method, std::string_view path,
   } catch (const Error& e) {
     if (e.code() != Code::unavailable) {
       throw;
+    }
+    if (tls_failure(e.what())) {
+      throw Error(Code::unavailable,
+                  fmt::format("{}: {}: check --ca (LRB_CA), and that the "
+                              "broker's certificate names the host of {}",
+                              action, e.what(), url_));
     }
     throw Error(Code::unavailable,
                 fmt::format("{}: {}; is the broker running? the URL came "

@@ -127,6 +127,23 @@ std::string optional_string(const Json& j, const char* key) {
   return j[key].get<std::string>();
 }
 
+// Narrows a reservation listing to what an agent may see: asking for
+// another cluster's reservations (clusterID=) is refused; a filter that
+// pins the agent's cluster as requester or provider stands; any other
+// gets "either side is the agent's cluster" added.
+void scope_to_agent(const Identity& who, const std::string& cluster,
+                    ReservationFilter& filter) {
+  if (who.role != Role::agent) {
+    return;
+  }
+  check_allowed(who, Permission::read, cluster);
+  const std::string& own = who.cluster_id;
+  if (filter.requester_id != own && filter.target_cluster_id != own &&
+      filter.either_cluster_id != own) {
+    filter.either_cluster_id = own;
+  }
+}
+
 Json request_body(const std::string& body) {
   return core::parse_json(body);
 }
@@ -151,11 +168,21 @@ ApiResponse error_response(const Error& error) {
                        core::encode_error(error));
 }
 
-// One route: a method and a path template whose "{}" segments capture.
+// What a route needs of its caller.
+enum class Access {
+  open,    // nothing: health, readiness, version
+  metrics, // credentials only when the Authenticator protects /metrics
+  checked, // credentials and a role that may do the route's action
+};
+
+// One route: a method and a path template whose "{}" segments capture,
+// and who may call it.
 struct Api::Route {
   std::string method;
   std::string path;
   Handler handler;
+  Access access = Access::checked;
+  Permission action = Permission::read;
 
   // Returns whether `parts` matches the template, filling `params`.
   bool matches(const std::vector<std::string_view>& parts,
@@ -179,27 +206,37 @@ struct Api::Route {
   }
 };
 
-Api::Api(Broker& broker) : broker_(broker) {
+Api::Api(Broker& broker, Authenticator auth)
+    : broker_(broker), auth_(std::move(auth)) {
+  constexpr auto open = Access::open;
+  constexpr auto checked = Access::checked;
   routes_ = {
-      {"GET", "/healthz", &Api::healthz},
-      {"GET", "/readyz", &Api::readyz},
-      {"GET", "/version", &Api::version},
-      {"GET", "/metrics", &Api::metrics},
-      {"POST", "/api/v1/advertisements", &Api::advertise},
+      {"GET", "/healthz", &Api::healthz, open},
+      {"GET", "/readyz", &Api::readyz, open},
+      {"GET", "/version", &Api::version, open},
+      {"GET", "/metrics", &Api::metrics, Access::metrics, Permission::metrics},
+      {"POST", "/api/v1/advertisements", &Api::advertise, checked,
+       Permission::advertise},
       {"GET", "/api/v1/advertisements", &Api::list_clusters},
       {"GET", "/api/v1/advertisements/{id}", &Api::get_cluster},
       {"GET", "/api/v1/clusters", &Api::list_clusters},
       {"GET", "/api/v1/clusters/{id}", &Api::get_cluster},
-      {"POST", "/api/v1/clusters/{id}/cordon", &Api::cordon},
-      {"POST", "/api/v1/clusters/{id}/uncordon", &Api::uncordon},
-      {"POST", "/api/v1/reservations", &Api::create},
+      {"POST", "/api/v1/clusters/{id}/cordon", &Api::cordon, checked,
+       Permission::cordon},
+      {"POST", "/api/v1/clusters/{id}/uncordon", &Api::uncordon, checked,
+       Permission::cordon},
+      {"POST", "/api/v1/reservations", &Api::create, checked,
+       Permission::reserve},
       {"GET", "/api/v1/reservations", &Api::list_reservations},
       {"GET", "/api/v1/reservations/{id}", &Api::get_reservation},
-      {"POST", "/api/v1/reservations/{id}/activate", &Api::activate},
-      {"POST", "/api/v1/reservations/{id}/renew", &Api::renew},
-      {"POST", "/api/v1/reservations/{id}/release", &Api::release},
+      {"POST", "/api/v1/reservations/{id}/activate", &Api::activate, checked,
+       Permission::lifecycle},
+      {"POST", "/api/v1/reservations/{id}/renew", &Api::renew, checked,
+       Permission::lifecycle},
+      {"POST", "/api/v1/reservations/{id}/release", &Api::release, checked,
+       Permission::lifecycle},
       {"POST", "/api/v1/explain", &Api::explain},
-      {"GET", "/api/v1/events", &Api::events},
+      {"GET", "/api/v1/events", &Api::events, checked, Permission::watch},
   };
 }
 
@@ -213,7 +250,7 @@ std::vector<std::string> Api::routes() const {
   return out;
 }
 
-ApiResponse Api::handle(const ApiRequest& request) noexcept {
+ApiResponse Api::handle(ApiRequest request) noexcept {
   try {
     return dispatch(request);
   } catch (const Error& e) {
@@ -235,7 +272,21 @@ ApiResponse Api::handle(const ApiRequest& request) noexcept {
   }
 }
 
-ApiResponse Api::dispatch(const ApiRequest& request) {
+// Sets the request's identity from its credentials and checks that its
+// role may do the route's action at all; handlers scope agents further.
+void Api::authenticate(const Route& route, ApiRequest& request) const {
+  if (route.access == Access::open ||
+      (route.access == Access::metrics && !auth_.protects_metrics())) {
+    return;
+  }
+  auto it = request.headers.find("authorization");
+  request.ctx.identity = auth_.authenticate(
+      it == request.headers.end() ? std::string_view() : it->second,
+      request.ctx.peer);
+  check_allowed(request.ctx.identity, route.action);
+}
+
+ApiResponse Api::dispatch(ApiRequest& request) {
   auto parts = segments(request.path);
   Params params;
   std::vector<std::string> allowed;
@@ -249,12 +300,21 @@ ApiResponse Api::dispatch(const ApiRequest& request) {
     if (route.method == request.method ||
         (route.method == "GET" && request.method == "HEAD")) {
       ApiResponse r;
+      bool known = false; // whether the caller authenticated
       try {
+        authenticate(route, request);
+        known = true;
         r = (this->*route.handler)(request, params);
       } catch (const Error& e) {
         r = error_response(e);
+        if (e.code() == Code::unauthenticated) {
+          r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"lrb\"");
+        }
       }
       r.route = route.path;
+      if (auth_.enabled() && route.access != Access::open) {
+        r.subject = known ? describe(request.ctx.identity) : "unauthenticated";
+      }
       return r;
     }
     allowed.push_back(route.method);
@@ -306,6 +366,7 @@ ApiResponse Api::metrics(const ApiRequest&, const Params&) {
 
 ApiResponse Api::advertise(const ApiRequest& req, const Params&) {
   auto ad = core::decode_advertisement(request_body(req.body));
+  check_allowed(req.ctx.identity, Permission::advertise, ad.cluster_id);
   auto result = broker_.advertise(req.ctx, std::move(ad));
   Json out = core::encode_cluster(result.cluster);
   if (result.ignored) {
@@ -394,6 +455,7 @@ ApiResponse Api::list_reservations(const ApiRequest& req, const Params&) {
       *slot = v;
     }
   }
+  scope_to_agent(req.ctx.identity, cluster, filter);
   filter.phases = parse_phases(query_value(req, "phase"));
   filter.limit = k_default_list_limit;
   if (auto v = query_value(req, "limit"); !v.empty()) {
@@ -406,9 +468,17 @@ ApiResponse Api::list_reservations(const ApiRequest& req, const Params&) {
   return json_response(200, items(std::move(list)));
 }
 
-ApiResponse Api::get_reservation(const ApiRequest&, const Params& params) {
-  return json_response(
-      200, core::encode_reservation(broker_.reservation(params[0])));
+ApiResponse Api::get_reservation(const ApiRequest& req, const Params& params) {
+  auto r = broker_.reservation(params[0]);
+  if (!may_see(req.ctx.identity, r.request.requester_id, r.target_cluster_id)) {
+    throw Error(Code::permission_denied,
+                fmt::format("{} may not read reservation {}: an agent sees "
+                            "only reservations its cluster requested or "
+                            "provides",
+                            describe(req.ctx.identity), r.id),
+                "", "PermissionDenied");
+  }
+  return json_response(200, core::encode_reservation(r));
 }
 
 ApiResponse Api::activate(const ApiRequest& req, const Params& params) {
@@ -456,6 +526,12 @@ ApiResponse Api::events(const ApiRequest& req, const Params&) {
   if (!cluster.empty()) {
     core::check_dns_label(cluster, "clusterID");
   }
+  // An agent follows its own cluster, whether it says so or not.
+  const Identity& who = req.ctx.identity;
+  if (who.role == Role::agent && cluster.empty()) {
+    cluster = who.cluster_id;
+  }
+  check_allowed(who, Permission::watch, cluster);
   std::int64_t timeout = k_default_watch_ms;
   if (auto v = query_value(req, "timeout"); !v.empty()) {
     timeout = core::parse_duration_ms(v, "timeout", true);

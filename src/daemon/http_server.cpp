@@ -11,23 +11,35 @@
 // the error handler recognises and reports as 431, and the total size
 // of the headers in the pre-routing handler (431). Every response the
 // library makes on its own gets the same JSON error body as ours.
+//
+// TLS is httplib's SSLServer with an SSL_CTX set up here rather than by
+// the library: TLS 1.2 at least, and a client CA that asks for a client
+// certificate without requiring one (SSL_VERIFY_PEER alone), because a
+// person with a bearer token has none; a certificate that is offered
+// must verify, or the handshake fails. The verified certificate's names
+// travel to the Api in the RequestContext, which decides who it is.
 #include "daemon/http_server.h"
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/quoting.h"
+#include "daemon/certs.h"
 
 namespace lrb::daemon {
 
@@ -43,6 +55,7 @@ struct RequestState {
   bool routed = false; // the pre-routing handler saw this request
   SteadyTime start{};
   std::string route = "unmatched";
+  std::string subject; // who the Api found the caller to be
 };
 thread_local RequestState t_state;
 
@@ -112,12 +125,79 @@ private:
   bool shutdown_ = false;
 };
 
-// httplib's server, with access to its listening socket so the backlog
-// can be raised above the library's compiled-in 5.
-class ListeningServer : public httplib::Server {
+// httplib's server (plain or TLS), with access to its listening socket
+// so the backlog can be raised above the library's compiled-in 5.
+template <class Base>
+class Listening : public Base {
 public:
-  void set_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+  using Base::Base;
+  void set_backlog(int backlog) { ::listen(this->svr_sock_, backlog); }
 };
+
+// Why the TLS set-up failed: the flag at fault and OpenSSL's reason.
+struct TlsFailure {
+  std::string flag;
+  std::string why;
+};
+
+bool tls_failed(TlsFailure& failure, std::string flag, std::string why) {
+  unsigned long code = ERR_get_error();
+  const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
+  ERR_clear_error();
+  failure = {std::move(flag), reason != nullptr
+                                  ? fmt::format("{}: {}", why, reason)
+                                  : std::move(why)};
+  return false;
+}
+
+// Sets up the server's SSL_CTX; returns false with `failure` filled.
+bool setup_tls(SSL_CTX& ctx, const HttpServerOptions& o, TlsFailure& failure) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(&ctx, o.tls_cert.c_str()) != 1) {
+    return tls_failed(
+        failure, "--tls-cert",
+        fmt::format("cannot load the certificate {}", o.tls_cert));
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, o.tls_key.c_str(), SSL_FILETYPE_PEM) !=
+      1) {
+    return tls_failed(failure, "--tls-key",
+                      fmt::format("cannot load the key {}", o.tls_key));
+  }
+  if (SSL_CTX_check_private_key(&ctx) != 1) {
+    return tls_failed(
+        failure, "--tls-key",
+        fmt::format("{} is not the key of {}", o.tls_key, o.tls_cert));
+  }
+  if (o.client_ca.empty()) {
+    return true;
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str());
+  if (names == nullptr ||
+      SSL_CTX_load_verify_locations(&ctx, o.client_ca.c_str(), nullptr) != 1) {
+    if (names != nullptr) {
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+    }
+    return tls_failed(failure, "--client-ca",
+                      fmt::format("cannot load the client CA {}", o.client_ca));
+  }
+  SSL_CTX_set_client_CA_list(&ctx, names);
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+  return true;
+}
+
+// Returns the names of the client certificate the handshake verified,
+// if the client sent one.
+std::optional<PeerCertificate> verified_peer(const httplib::Request& req) {
+  if (req.ssl == nullptr) {
+    return std::nullopt;
+  }
+  const X509* cert = SSL_get0_peer_certificate(req.ssl);
+  if (cert == nullptr || SSL_get_verify_result(req.ssl) != X509_V_OK) {
+    return std::nullopt;
+  }
+  return peer_certificate(cert);
+}
 
 const char* const k_methods[] = {"GET",    "HEAD",    "POST",  "PUT",
                                  "DELETE", "OPTIONS", "PATCH", "TRACE"};
@@ -131,6 +211,13 @@ std::string method_label(const std::string& method) {
     }
   }
   return method.empty() ? "INVALID" : "OTHER";
+}
+
+// Returns whether `req` has a known method and HTTP/1.0 or HTTP/1.1.
+bool request_line_ok(const httplib::Request& req) {
+  const std::string label = method_label(req.method);
+  return label != "OTHER" && label != "INVALID" &&
+         (req.version == "HTTP/1.1" || req.version == "HTTP/1.0");
 }
 
 double seconds_since(SteadyTime start) {
@@ -203,6 +290,7 @@ ApiRequest to_api_request(const httplib::Request& req) {
   }
   out.body = req.body;
   out.ctx.remote_addr = req.remote_addr;
+  out.ctx.peer = verified_peer(req);
   return out;
 }
 
@@ -220,12 +308,40 @@ struct HttpServer::Impl {
   Api& api;
   Metrics& metrics;
   HttpServerOptions options;
-  ListeningServer server;
+  // Set by make_server(), so declared before the server it reaches.
+  std::function<void(int)> set_backlog;
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& server;
 
   Impl(Api& a, Metrics& m, HttpServerOptions o)
-      : api(a), metrics(m), options(std::move(o)) {
+      : api(a), metrics(m), options(std::move(o)), owned(make_server()),
+        server(*owned) {
     configure();
     install_handlers();
+  }
+
+  // Returns a plain server, or a TLS one when a certificate is given.
+  std::unique_ptr<httplib::Server> make_server() {
+    if (options.tls_cert.empty() && options.tls_key.empty()) {
+      auto plain = std::make_unique<Listening<httplib::Server>>();
+      set_backlog = [p = plain.get()](int b) { p->set_backlog(b); };
+      return plain;
+    }
+    if (options.tls_cert.empty() || options.tls_key.empty()) {
+      throw core::Error(core::Code::invalid_argument,
+                        "TLS needs both --tls-cert and --tls-key",
+                        options.tls_cert.empty() ? "--tls-cert" : "--tls-key");
+    }
+    TlsFailure failure;
+    auto tls = std::make_unique<Listening<httplib::SSLServer>>(
+        [&](SSL_CTX& ctx) { return setup_tls(ctx, options, failure); });
+    if (!tls->is_valid()) {
+      throw core::Error(core::Code::invalid_argument,
+                        fmt::format("{}: {}", failure.flag, failure.why),
+                        failure.flag, "InvalidTLSConfig");
+    }
+    set_backlog = [p = tls.get()](int b) { p->set_backlog(b); };
+    return tls;
   }
 
   void configure() {
@@ -287,8 +403,15 @@ struct HttpServer::Impl {
   }
 
   void handle(const httplib::Request& req, httplib::Response& res) {
+    // httplib caps only a Content-Length body; a chunked one arrives
+    // whole, however long, so it is refused here before any decoding.
+    if (req.body.size() > options.max_body) {
+      send(res, error_response(library_error(413, req, options)));
+      return;
+    }
     ApiResponse r = api.handle(to_api_request(req));
     t_state.route = r.route;
+    t_state.subject = r.subject;
     send(res, r);
   }
 
@@ -299,9 +422,11 @@ struct HttpServer::Impl {
     if (!res.body.empty()) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
-    // A parsed request line whose headers failed to parse, before any
-    // routing: httplib refuses an over-long header line this way.
-    if (res.status == 400 && !t_state.routed && !req.method.empty()) {
+    // A well-formed request line whose headers failed to parse, before
+    // any routing: httplib refuses an over-long header line this way. A
+    // request line that is itself malformed (an unknown method or HTTP
+    // version) stays a 400.
+    if (res.status == 400 && !t_state.routed && request_line_ok(req)) {
       res.status = 431;
     }
     auto r = error_response(library_error(res.status, req, options));
@@ -316,7 +441,7 @@ struct HttpServer::Impl {
     LRB_LOG(debug, "http request", kv("method", method_label(req.method)),
             kv("path", req.path), kv("status", res.status),
             kv("route", t_state.route), kv("remote", req.remote_addr),
-            kv("dur_ms", seconds * 1e3));
+            kv("identity", t_state.subject), kv("dur_ms", seconds * 1e3));
     t_state = RequestState{};
   }
 };
@@ -341,7 +466,7 @@ int HttpServer::bind() {
                                   o.host, o.port),
                       "listen", "ListenFailed");
   }
-  impl_->server.set_backlog(o.listen_backlog);
+  impl_->set_backlog(o.listen_backlog);
   return port;
 }
 

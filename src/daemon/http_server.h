@@ -1,8 +1,8 @@
 // The broker's HTTP transport: the one place of lrb that runs an HTTP
 // server. It turns connections into ApiRequests for the Api and enforces
-// what must be enforced before a handler runs: body, URL and header
-// limits, the connection thread pool, keep-alive, request metrics and
-// logs.
+// what must be enforced before a handler runs: TLS and the verification
+// of client certificates, body, URL and header limits, the connection
+// thread pool, keep-alive, request metrics and logs.
 #pragma once
 
 #include <cstddef>
@@ -30,12 +30,21 @@ struct HttpServerOptions {
   int keep_alive_seconds = 3;
   int io_timeout_seconds = 10; // reading a request, writing a response
   int listen_backlog = 1024;
+  // TLS: with a certificate and key the server speaks only HTTPS. With
+  // a client CA it asks for a client certificate and refuses one the CA
+  // did not sign; a client without one may still send a bearer token.
+  std::string tls_cert; // PEM chain, the server's certificate first
+  std::string tls_key;  // PEM private key
+  std::string client_ca;
 };
 
 // An HTTP server for one Api. bind() then serve() (blocking) on one
 // thread; stop() from any thread.
 class HttpServer {
 public:
+  // Serves `api`; loads the TLS files when given, throwing
+  // Error(invalid_argument) naming the flag (--tls-cert, --tls-key,
+  // --client-ca) of a file that cannot be read or does not match.
   HttpServer(Api& api, Metrics& metrics, HttpServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

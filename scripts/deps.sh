@@ -8,8 +8,8 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
   libfmt-dev doctest-dev libssl-dev libyaml-cpp-dev
   clang-format clang-14 libclang-rt-14-dev
-  curl jq sqlite3 procps psmisc openssl
-  prometheus gnuplot-nox mandoc shellcheck valgrind zsh fish yq
+  curl jq sqlite3 procps psmisc openssl python3
+  prometheus gnuplot-nox mandoc shellcheck valgrind zsh fish yq systemd
 )
 
 missing=()

@@ -251,6 +251,21 @@ std::string optional_string(const Json& status, const char* key,
   return it->get<std::string>();
 }
 
+// Returns the document's top-level string `key` ("" when absent). A
+// plugin that writes another type there gets an Error like any wrong
+// value, never the JSON library's type_error.
+std::string top_string(const Json& doc, const char* key,
+                       std::string_view origin) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) {
+    return {};
+  }
+  if (!it->is_string()) {
+    throw credential_error(origin, fmt::format("{} is not a string", key));
+  }
+  return it->get<std::string>();
+}
+
 } // namespace
 
 ExecResult decode_exec_credential(std::string_view text,
@@ -260,15 +275,17 @@ ExecResult decode_exec_credential(std::string_view text,
   if (doc.is_discarded() || !doc.is_object()) {
     throw credential_error(origin, "is not a JSON object");
   }
-  if (doc.value("kind", "") != "ExecCredential") {
-    throw credential_error(origin, "has kind \"" + doc.value("kind", "") +
-                                       "\", not ExecCredential");
+  const std::string kind = top_string(doc, "kind", origin);
+  if (kind != "ExecCredential") {
+    throw credential_error(origin,
+                           "has kind \"" + kind + "\", not ExecCredential");
   }
-  if (doc.value("apiVersion", "") != api_version) {
+  const std::string version = top_string(doc, "apiVersion", origin);
+  if (version != api_version) {
     throw credential_error(
         origin, fmt::format("has apiVersion \"{}\" but the kubeconfig asks "
                             "for \"{}\"",
-                            doc.value("apiVersion", ""), api_version));
+                            version, api_version));
   }
   auto status = doc.find("status");
   if (status == doc.end() || !status->is_object()) {

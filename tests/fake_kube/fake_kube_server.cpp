@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -30,6 +31,33 @@ namespace {
 
 constexpr const char* k_liqo_group = "authentication.liqo.io";
 constexpr const char* k_liqo_version = "v1beta1";
+
+// A kind the fake knows, so that kubectl can map a manifest to its
+// resource, but holds no object of: for these it is an empty cluster,
+// which is what `kubectl apply --dry-run=client` of lrb's manifests
+// (deploy/) meets before their first apply.
+struct EmptyKind {
+  const char* group; // "" for the core group
+  const char* version;
+  const char* resource;
+  const char* singular;
+  const char* kind;
+  bool namespaced;
+};
+
+constexpr EmptyKind k_empty_kinds[] = {
+    {"", "v1", "configmaps", "configmap", "ConfigMap", true},
+    {"", "v1", "secrets", "secret", "Secret", true},
+    {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true},
+    {"apps", "v1", "deployments", "deployment", "Deployment", true},
+    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+     "clusterrolebinding", "ClusterRoleBinding", false},
+    {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole",
+     "ClusterRole", false},
+};
+
+// The API groups of k_empty_kinds besides the core one.
+constexpr const char* k_empty_groups[] = {"apps", "rbac.authorization.k8s.io"};
 
 // What a resource path names.
 struct Target {
@@ -215,6 +243,29 @@ Json discovery_resource(const std::string& name, const std::string& singular,
   return r;
 }
 
+// Returns the discovery entries of the empty kinds of group/version.
+Json empty_kind_resources(std::string_view group, std::string_view version) {
+  Json out = Json::array();
+  for (const auto& k : k_empty_kinds) {
+    if (k.group == group && k.version == version) {
+      out.push_back(discovery_resource(k.resource, k.singular, k.namespaced,
+                                       k.kind, {"get", "list"}, Json::array()));
+    }
+  }
+  return out;
+}
+
+// Returns the empty kind `t` names, or nullptr.
+const EmptyKind* empty_kind(const Target& t) {
+  for (const auto& k : k_empty_kinds) {
+    if (t.group == k.group && t.version == k.version &&
+        t.resource == k.resource && (k.namespaced || t.ns.empty())) {
+      return &k;
+    }
+  }
+  return nullptr;
+}
+
 } // namespace
 
 struct FakeKube::State {
@@ -371,26 +422,32 @@ bool FakeKube::State::discovery(const std::string& path,
             {{{"clientCIDR", "0.0.0.0/0"},
               {"serverAddress", fmt::format("{}:{}", options.host, port)}}}}});
   } else if (path == "/apis") {
-    Json version = {
-        {"groupVersion", std::string(k_liqo_group) + "/" + k_liqo_version},
-        {"version", k_liqo_version}};
+    auto group = [](const std::string& name, const std::string& v) {
+      Json version = {{"groupVersion", name + "/" + v}, {"version", v}};
+      return Json{{"name", name},
+                  {"versions", {version}},
+                  {"preferredVersion", version}};
+    };
+    Json groups = Json::array();
+    groups.push_back(group(k_liqo_group, k_liqo_version));
+    for (const char* name : k_empty_groups) {
+      groups.push_back(group(name, "v1"));
+    }
     reply(res, 200,
-          {{"kind", "APIGroupList"},
-           {"apiVersion", "v1"},
-           {"groups",
-            {{{"name", k_liqo_group},
-              {"versions", {version}},
-              {"preferredVersion", version}}}}});
+          {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
   } else if (path == "/api/v1") {
+    Json resources = {
+        discovery_resource("nodes", "node", false, "Node", list_verbs, {"no"}),
+        discovery_resource("pods", "pod", true, "Pod", list_verbs, {"po"}),
+        discovery_resource("namespaces", "namespace", false, "Namespace",
+                           list_verbs, {"ns"})};
+    for (const Json& r : empty_kind_resources("", "v1")) {
+      resources.push_back(r);
+    }
     reply(res, 200,
           {{"kind", "APIResourceList"},
            {"groupVersion", "v1"},
-           {"resources",
-            {discovery_resource("nodes", "node", false, "Node", list_verbs,
-                                {"no"}),
-             discovery_resource("pods", "pod", true, "Pod", list_verbs, {"po"}),
-             discovery_resource("namespaces", "namespace", false, "Namespace",
-                                list_verbs, {"ns"})}}});
+           {"resources", resources}});
   } else if (path ==
              std::string("/apis/") + k_liqo_group + "/" + k_liqo_version) {
     reply(res, 200,
@@ -401,6 +458,16 @@ bool FakeKube::State::discovery(const std::string& path,
             {discovery_resource(
                 "resourceslices", "resourceslice", true, "ResourceSlice",
                 {"create", "delete", "get", "list"}, Json::array())}}});
+  } else if (auto parts = split_path(path);
+             parts.size() == 3 && parts[0] == "apis" &&
+             std::find(std::begin(k_empty_groups), std::end(k_empty_groups),
+                       parts[1]) != std::end(k_empty_groups) &&
+             parts[2] == "v1") {
+    reply(res, 200,
+          {{"kind", "APIResourceList"},
+           {"apiVersion", "v1"},
+           {"groupVersion", parts[1] + "/v1"},
+           {"resources", empty_kind_resources(parts[1], "v1")}});
   } else {
     return false;
   }
@@ -543,6 +610,11 @@ void FakeKube::State::get(const httplib::Request& req, httplib::Response& res) {
              t->resource == "resourceslices") {
     kind = "ResourceSlice";
     api_version = std::string(k_liqo_group) + "/" + k_liqo_version;
+  } else if (const EmptyKind* e = empty_kind(*t)) {
+    core = &ns_objects; // left empty: none of these exist
+    kind = e->kind;
+    api_version = t->group.empty() ? t->version : t->group + "/" + t->version;
+    namespaced = e->namespaced;
   } else {
     reply_not_found(res);
     return;

@@ -245,6 +245,16 @@ TEST_CASE("decode_exec_credential checks the answer's shape") {
            "kind":"ExecCredential",
            "status":{"token":"t","expirationTimestamp":"tomorrow"}})",
        "not RFC 3339"},
+      // Found by fuzz/kubeconfig_fuzz.cpp (the input, re-wrapped, of
+      // fuzz/corpus/kubeconfig/exec-kind-object after its selector
+      // byte): a kind that is not a string escaped as nlohmann's
+      // type_error instead of lrb's Error.
+      {R"({"apiVersion":"client.authentication.k6s.io/v1","kind":{"token":
+           "t","ken":"t"," xrtaiionpTimestamp":"2026-12-0Z"}})",
+       "kind is not a string"},
+      {R"({"apiVersion":["client.authentication.k8s.io/v1"],
+           "kind":"ExecCredential","status":{"token":"t"}})",
+       "apiVersion is not a string"},
   };
   for (const auto& row : rows) {
     INFO(std::string(row.text));

@@ -200,9 +200,34 @@ std::string micros(double ns) {
 
 } // namespace
 
+// Takes `decisions` decisions (weighted policy, the broker's summary
+// detail) over a fleet of `clusters` and prints nothing but a checksum:
+// the mode scripts/bench-callgrind.sh counts instructions of, once with
+// N decisions and once with 0, so that building the fleet cancels out.
+int run_once(std::int64_t clusters, std::int64_t decisions) {
+  const std::vector<Cluster> fleet = make_fleet(clusters);
+  const ReservationRequest request = scenarios().front().request;
+  const lrb::core::ScoringConfig config;
+  std::int64_t checksum = 0;
+  for (std::int64_t i = 0; i < decisions; ++i) {
+    checksum +=
+        lrb::core::decide(request, fleet, config, Detail::summary).candidates;
+  }
+  fmt::print("clusters={} decisions={} checksum={}\n", clusters, decisions,
+             checksum);
+  return 0;
+}
+
 // Runs the table for the fleet sizes given as arguments, or for all of
-// k_sizes.
+// k_sizes; `--once N [CLUSTERS]` runs N decisions at CLUSTERS (default
+// 10,000) for instruction counting.
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--once") {
+    const std::int64_t decisions = argc > 2 ? std::atoll(argv[2]) : 1;
+    const std::int64_t clusters = argc > 3 ? std::atoll(argv[3]) : 10'000;
+    return run_once(std::max<std::int64_t>(1, clusters),
+                    std::max<std::int64_t>(0, decisions));
+  }
   std::vector<std::int64_t> sizes(std::begin(k_sizes), std::end(k_sizes));
   if (argc > 1) {
     sizes.clear();

@@ -16,7 +16,11 @@ check() {
 check core 'kube|daemon|cli'
 check kube 'daemon|cli'
 check daemon 'cli'
-servers=$( (grep -rlE 'httplib::(SSL)?Server\b' src || true) | wc -l)
+# The bench's floor (a bare server measured beside the broker's, bound to
+# 127.0.0.1 for one timed loop) is the one exception: it must not go
+# through the broker's transport, since that is what it is a floor for.
+servers=$( (grep -rlE 'httplib::(SSL)?Server\b' src || true) |
+  grep -cvx 'src/daemon/bench_floors.cpp' || true)
 if [ "$servers" -gt 1 ]; then
   echo "layering: only one file may use the HTTP server:" >&2
   grep -rlE 'httplib::(SSL)?Server\b' src >&2

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <random>
 #include <span>
 
@@ -33,6 +34,8 @@ constexpr int k_store_scan = 2000;
 constexpr std::int64_t k_max_watch_ms = 10 * 60'000;
 constexpr std::size_t k_max_reason = 1024;
 constexpr std::size_t k_max_idempotency_key = 255;
+// Events read per step when the start walks the log back from its end.
+constexpr std::int64_t k_load_chunk = 256;
 
 // Thrown inside a transaction when a versioned UPDATE found another
 // version: the transaction rolls back and the caller decides again.
@@ -43,6 +46,35 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 double seconds_since(SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
+}
+
+// Returns the store's newest events, in seq order, as many as the event
+// log keeps in memory: read back from the end a chunk at a time, so that
+// a start reads about the log's byte bound, not its count bound of
+// kilobyte-sized reservation events.
+std::vector<StoredEvent> newest_events(StoreTx& tx, const EventBounds& bounds,
+                                       const EventLog& log) {
+  std::vector<std::vector<StoredEvent>> chunks; // newest first
+  std::size_t bytes = 0;
+  std::size_t count = 0;
+  std::int64_t to = bounds.last_seq;
+  while (to > bounds.compacted_through && bytes < log.max_bytes() &&
+         count < log.capacity()) {
+    std::int64_t from = std::max(bounds.compacted_through, to - k_load_chunk);
+    auto rows = tx.events_after(from, static_cast<int>(to - from));
+    for (const auto& e : rows) {
+      bytes += event_size_estimate(e);
+    }
+    count += rows.size();
+    chunks.push_back(std::move(rows));
+    to = from;
+  }
+  std::vector<StoredEvent> out;
+  out.reserve(count);
+  for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+    std::move(it->begin(), it->end(), std::back_inserter(out));
+  }
+  return out;
 }
 
 Error not_found(std::string_view what, std::string_view id) {
@@ -194,8 +226,7 @@ void Broker::load() {
   store_.transact(TxMode::read, [&](StoreTx& tx) {
     clusters = tx.load_clusters();
     bounds = tx.event_bounds();
-    auto from = std::max(bounds.compacted_through, bounds.last_seq - 65'536);
-    tail = tx.events_after(from, 65'536);
+    tail = newest_events(tx, bounds, events_);
   });
 
   // Silence before the restart does not count: a cluster may go stale
@@ -1162,7 +1193,7 @@ EventPage Broker::wait_for_events(std::int64_t since,
       parked = true;
       metrics_.watchers(parked_.load());
     }
-    if (!events_.wait_after(since, deadline)) {
+    if (!events_.wait_after(since, cluster_id, deadline)) {
       break;
     }
   }

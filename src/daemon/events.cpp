@@ -1,5 +1,7 @@
 #include "daemon/events.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/json.h"
 
@@ -30,47 +32,100 @@ std::string render_event(const StoredEvent& e) {
   return out;
 }
 
+namespace {
+
+// Frees the reservation's JSON (with its decision rows, kilobytes) of an
+// event kept in the tail: it lives on in the rendered event, and a second
+// copy would double the tail's memory.
+void drop_reservation(StoredEvent& e) {
+  e.reservation.clear();
+  e.reservation.shrink_to_fit();
+}
+
+} // namespace
+
 bool event_concerns(const StoredEvent& e, std::string_view cluster_id) {
   return cluster_id.empty() || e.cluster_id == cluster_id ||
          e.requester_id == cluster_id;
 }
 
-EventLog::EventLog(std::size_t capacity) : capacity_(capacity) {}
+std::size_t event_size_estimate(const StoredEvent& e) {
+  // The fixed part covers the keys, seq, the RFC 3339 time and quotes;
+  // string fields may grow when escaped, which the slack absorbs.
+  constexpr std::size_t k_fixed = 160;
+  return k_fixed + e.type.size() + e.cluster_id.size() + e.requester_id.size() +
+         e.reservation_id.size() + e.phase.size() + 2 * e.message.size() +
+         e.reservation.size();
+}
+
+EventLog::EventLog(std::size_t capacity, std::size_t max_bytes)
+    : capacity_(capacity), max_bytes_(max_bytes) {}
+
+void EventLog::push(StoredEvent e, std::string json) {
+  bytes_ += json.size();
+  latest_[e.cluster_id] = e.seq;
+  if (!e.requester_id.empty()) {
+    latest_[e.requester_id] = e.seq;
+  }
+  tail_.push_back({std::move(e), std::move(json)});
+  drop_reservation(tail_.back().event); // kept once, in json
+}
+
+void EventLog::trim() {
+  while (!tail_.empty() && (tail_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= tail_.front().json.size();
+    tail_.pop_front();
+  }
+}
 
 void EventLog::reset(const EventBounds& bounds, std::vector<StoredEvent> tail) {
   std::lock_guard lock(mu_);
   tail_.clear();
+  bytes_ = 0;
+  latest_.clear();
   bounds_ = bounds;
+  // The per-cluster record is complete from the first event loaded; a
+  // watcher from before it is told to look (in the store).
+  tracked_from_ = tail.empty() ? bounds.last_seq : tail.front().seq - 1;
   for (auto& e : tail) {
     std::string json = render_event(e);
-    tail_.push_back({std::move(e), std::move(json)});
+    push(std::move(e), std::move(json));
   }
-  while (tail_.size() > capacity_) {
-    tail_.pop_front();
-  }
+  trim();
 }
 
 void EventLog::append(const std::vector<StoredEvent>& events) {
   if (events.empty()) {
     return;
   }
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& e : events) {
-      tail_.push_back({e, render_event(e)});
-      bounds_.last_seq = std::max(bounds_.last_seq, e.seq);
-    }
-    while (tail_.size() > capacity_) {
-      tail_.pop_front();
+  std::lock_guard lock(mu_);
+  for (const auto& e : events) {
+    push(e, render_event(e));
+    bounds_.last_seq = std::max(bounds_.last_seq, e.seq);
+  }
+  trim();
+  // Notified under the lock: a Parked node is erased by its last waiter,
+  // which needs the lock to do so.
+  wake("");
+  for (const auto& e : events) {
+    wake(e.cluster_id);
+    if (!e.requester_id.empty() && e.requester_id != e.cluster_id) {
+      wake(e.requester_id);
     }
   }
-  cv_.notify_all();
+}
+
+void EventLog::wake(std::string_view cluster_id) const {
+  if (auto it = parked_.find(cluster_id); it != parked_.end()) {
+    it->second.cv.notify_all();
+  }
 }
 
 void EventLog::compacted(std::int64_t through) {
   std::lock_guard lock(mu_);
   bounds_.compacted_through = std::max(bounds_.compacted_through, through);
   while (!tail_.empty() && tail_.front().event.seq <= through) {
+    bytes_ -= tail_.front().json.size();
     tail_.pop_front();
   }
 }
@@ -107,25 +162,55 @@ std::optional<EventPage> EventLog::collect(std::int64_t since,
   return page;
 }
 
+bool EventLog::may_have(std::int64_t seen, std::string_view cluster_id) const {
+  if (bounds_.last_seq <= seen) {
+    return false;
+  }
+  if (cluster_id.empty() || seen < tracked_from_) {
+    return true;
+  }
+  auto it = latest_.find(cluster_id);
+  return it != latest_.end() && it->second > seen;
+}
+
 bool EventLog::wait_after(
-    std::int64_t seen, std::chrono::steady_clock::time_point deadline) const {
+    std::int64_t seen, std::string_view cluster_id,
+    std::chrono::steady_clock::time_point deadline) const {
   std::unique_lock lock(mu_);
-  cv_.wait_until(lock, deadline,
-                 [&] { return closed_ || bounds_.last_seq > seen; });
-  return bounds_.last_seq > seen;
+  if (closed_ || may_have(seen, cluster_id)) {
+    return may_have(seen, cluster_id);
+  }
+  auto node = parked_.try_emplace(std::string(cluster_id)).first;
+  ++node->second.waiting;
+  node->second.cv.wait_until(
+      lock, deadline, [&] { return closed_ || may_have(seen, cluster_id); });
+  if (--node->second.waiting == 0) {
+    parked_.erase(node);
+  }
+  return may_have(seen, cluster_id);
 }
 
 void EventLog::close() {
-  {
-    std::lock_guard lock(mu_);
-    closed_ = true;
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  for (auto& [id, parked] : parked_) {
+    parked.cv.notify_all();
   }
-  cv_.notify_all();
 }
 
 EventBounds EventLog::bounds() const {
   std::lock_guard lock(mu_);
   return bounds_;
+}
+
+std::size_t EventLog::bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+std::size_t EventLog::size() const {
+  std::lock_guard lock(mu_);
+  return tail_.size();
 }
 
 } // namespace lrb::daemon

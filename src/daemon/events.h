@@ -4,12 +4,22 @@
 // watchers are woken and served without touching the database. A watcher
 // whose position is older than the memory window is served from the
 // store instead, and one whose position was compacted away gets 410.
+//
+// The window is bounded by bytes as well as by count: a reservation event
+// carries the reservation's JSON with its decision rows (kilobytes), so a
+// count bound alone let the tail grow to hundreds of MiB, and the start
+// that refills it read as much. Watchers park per cluster: an event wakes
+// only the watchers of the clusters it concerns (and those of every
+// cluster), because with a thread per watcher a single wake-all made each
+// event cost a thousand context switches.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,6 +55,10 @@ std::string render_event(const StoredEvent& event);
 // or subject ("" matches every event).
 bool event_concerns(const StoredEvent& event, std::string_view cluster_id);
 
+// Returns an estimate, from above, of the bytes render_event(event)
+// takes, so that a caller can bound what it reads before rendering.
+std::size_t event_size_estimate(const StoredEvent& event);
+
 // One page of a watch.
 struct EventPage {
   std::vector<std::string> events; // rendered JSON objects
@@ -54,10 +68,19 @@ struct EventPage {
 // The in-memory tail of the log. Thread-safe.
 class EventLog {
 public:
-  // Keeps at most `capacity` events in memory.
-  explicit EventLog(std::size_t capacity = 65'536);
+  // Keeps at most `capacity` events and `max_bytes` of rendered JSON in
+  // memory, dropping the oldest.
+  explicit EventLog(std::size_t capacity = 65'536,
+                    std::size_t max_bytes = 8 * 1024 * 1024);
 
-  // Replaces the contents at start: the store's bounds and newest events.
+  // Returns the count bound.
+  std::size_t capacity() const { return capacity_; }
+
+  // Returns the byte bound.
+  std::size_t max_bytes() const { return max_bytes_; }
+
+  // Replaces the contents at start: the store's bounds and its newest
+  // events, in seq order and ending at bounds.last_seq.
   void reset(const EventBounds& bounds, std::vector<StoredEvent> tail);
 
   // Adds committed events (in seq order) and wakes the watchers.
@@ -73,10 +96,18 @@ public:
                                    std::string_view cluster_id,
                                    std::size_t limit) const;
 
-  // Waits until an event after `seen` exists, `deadline` passes or the
-  // log is closed; returns whether a new event exists.
-  bool wait_after(std::int64_t seen,
+  // Waits until an event after `seen` concerning `cluster_id` ("" for
+  // any) may exist, `deadline` passes or the log is closed; returns
+  // whether one may exist (true also when `seen` is older than what
+  // memory tracks, so that the caller reads the store).
+  bool wait_after(std::int64_t seen, std::string_view cluster_id,
                   std::chrono::steady_clock::time_point deadline) const;
+
+  // Returns the bytes of rendered JSON held.
+  std::size_t bytes() const;
+
+  // Returns how many events are held in memory.
+  std::size_t size() const;
 
   // Wakes every waiter for good (shutdown).
   void close();
@@ -89,10 +120,34 @@ private:
     StoredEvent event;
     std::string json;
   };
+  // The watchers parked on one cluster id; the node lives while any
+  // waits on `cv`.
+  struct Parked {
+    std::condition_variable cv;
+    int waiting = 0;
+  };
+  using Latest = std::map<std::string, std::int64_t, std::less<>>;
+
+  // Adds one rendered event and records the clusters it concerns.
+  void push(StoredEvent event, std::string json);
+  // Drops the oldest events while a bound is exceeded.
+  void trim();
+  // Returns whether an event after `seen` concerning `cluster_id` may
+  // exist (called with mu_ held).
+  bool may_have(std::int64_t seen, std::string_view cluster_id) const;
+  // Wakes the watchers parked on `cluster_id`, if any (mu_ held).
+  void wake(std::string_view cluster_id) const;
+
   std::size_t capacity_;
+  std::size_t max_bytes_;
   mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
+  mutable std::map<std::string, Parked, std::less<>> parked_;
   std::deque<Entry> tail_;
+  std::size_t bytes_ = 0;
+  // Newest seq concerning each cluster, complete for seqs after
+  // tracked_from_ (before it, the log does not know).
+  Latest latest_;
+  std::int64_t tracked_from_ = 0;
   EventBounds bounds_;
   bool closed_ = false;
 };

@@ -149,7 +149,7 @@ start_agents() {
 
 MADE=0
 FAILED=0
-declare -A HELD_PRICE=() HELD_BY=() ENDS=()
+declare -A HELD_PRICE=() HELD_BY=() HELD_FOR=() ENDS=()
 
 # release_ended T: releases the reservations whose pod ended by T.
 release_ended() {
@@ -157,8 +157,9 @@ release_ended() {
   for id in "${!ENDS[@]}"; do
     if ((ENDS[$id] <= $1)); then
       "$LRB" release "$id" --reason "pod ended in the trace" >/dev/null
-      printf '  %-7s   %-8s released %s\n' "" "${HELD_BY[$id]}" "$id"
-      unset "ENDS[$id]" "HELD_PRICE[$id]" "HELD_BY[$id]"
+      printf '  %-7s ← %-8s released %s: its pod ended in the trace\n' \
+        "${HELD_FOR[$id]}" "${HELD_BY[$id]}" "$id"
+      unset "ENDS[$id]" "HELD_PRICE[$id]" "HELD_BY[$id]" "HELD_FOR[$id]"
     fi
   done
 }
@@ -180,6 +181,7 @@ reserve() {
     MADE=$((MADE + 1))
     HELD_PRICE[$id]=$p
     HELD_BY[$id]=$target
+    HELD_FOR[$id]=$who
     ENDS[$id]=$end
     printf '  %-7s → %-8s score %5.1f  $%8.4f/h   %s\n' \
       "$who" "$target" "$score" "$p" "$what"
@@ -188,7 +190,8 @@ reserve() {
     local why
     why=$(jq -r '.status.message // empty' <<<"$out" 2>/dev/null || true)
     [[ -n $why ]] || why=$(head -c 120 "$DIR/reserve.err")
-    printf '  %-7s → %-8s %s   %s\n' "$who" "FAILED" "$what" "${why:0:90}"
+    printf '  %-7s → %-8s %s\n' "$who" "FAILED" "$what"
+    fold -s -w 66 <<<"$why" | sed 's/ *$//; s/^/              /'
   fi
 }
 
@@ -213,15 +216,19 @@ summary() {
   echo "== summary"
   printf '  reservations made %d, failed %d\n' "$MADE" "$FAILED"
   echo "  cost per hour of what is still held, by provider:"
+  local total=0
   for c in "${CLUSTERS[@]}"; do
     local sum=0 id
     for id in "${!HELD_BY[@]}"; do
       [[ ${HELD_BY[$id]} == "$c" ]] &&
         sum=$(awk -v a="$sum" -v b="${HELD_PRICE[$id]}" 'BEGIN {print a + b}')
     done
+    total=$(awk -v a="$total" -v b="$sum" 'BEGIN {print a + b}')
     printf '    %-7s $%9.4f/h\n' "$c" "$sum"
   done
-  echo "  utilisation (reserved / allocatable, from lrb capacity):"
+  printf '    %-7s $%9.4f/h\n' "total" "$total"
+  echo "  utilisation (reserved / allocatable, from lrb capacity; the trace"
+  echo "  runs at most 56 of its pods at once on 1,523 nodes, so it is low):"
   "$LRB" capacity -o json | jq -r "$(cat <<'JQ'
 def q: if . == null then 0 else tostring
   | capture("^(?<n>[0-9.e+-]+)(?<u>[a-zA-Z]*)$") as $m
@@ -247,5 +254,6 @@ echo "== broker and agents (prices: data/pricing/regions.csv)"
 start_broker
 start_agents
 echo "== reservations from the trace's pods"
+echo "  from      to       score (0-100) price/h     request"
 play
 summary

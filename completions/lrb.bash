@@ -37,12 +37,15 @@ _lrb_takes_value() {
   "get reservations/--requester" | "get reservations/--provider" | "get reservations/--phase") return 0 ;;
   "events/--since" | "events/--cluster") return 0 ;;
   "inventory/--snapshot" | "inventory/--kubeconfig" | "inventory/--context" | "inventory/--tolerate" | "inventory/--gpu-model-label") return 0 ;;
-  "broker/--listen" | "broker/--db" | "broker/--port-file" | "broker/--stale-after" | "broker/--startup-grace" | "broker/--activation-timeout" | "broker/--default-duration" | "broker/--max-duration" | "broker/--sweep-interval" | "broker/--event-retention" | "broker/--policy" | "broker/--weights" | "broker/--max-watchers" | "broker/--max-body" | "broker/--workers" | "broker/--log-level" | "broker/--log-format" | "broker/--config") return 0 ;;
+  "broker/--listen" | "broker/--db" | "broker/--port-file" | "broker/--stale-after" | "broker/--startup-grace" | "broker/--activation-timeout" | "broker/--default-duration" | "broker/--max-duration" | "broker/--sweep-interval" | "broker/--event-retention" | "broker/--policy" | "broker/--weights" | "broker/--max-watchers" | "broker/--max-body" | "broker/--workers" | "broker/--tls-cert" | "broker/--tls-key" | "broker/--client-ca" | "broker/--tokens-file" | "broker/--metrics-auth" | "broker/--log-level" | "broker/--log-format" | "broker/--config") return 0 ;;
   "agent/--cluster" | "agent/--kubeconfig" | "agent/--context" | "agent/--snapshot" | "agent/--interval" | "agent/--endpoint" | "agent/--region" | "agent/--label" | "agent/--prices" | "agent/--cpu-price" | "agent/--memory-price" | "agent/--gpu-price" | "agent/--gpu-price-model" | "agent/--liqo-namespace-template" | "agent/--on-reserved" | "agent/--on-released" | "agent/--on-provide" | "agent/--hook-timeout" | "agent/--state-dir") return 0 ;;
   "doctor/--db") return 0 ;;
   "migrate/--db") return 0 ;;
   "sim/--nodes" | "sim/--pods" | "sim/--clusters" | "sim/--split" | "sim/--prices" | "sim/--regions" | "sim/--policy" | "sim/--weights" | "sim/--seed" | "sim/--limit" | "sim/--output" | "sim/-o") return 0 ;;
   "sim snapshot/--nodes" | "sim snapshot/--pods" | "sim snapshot/--share" | "sim snapshot/--cluster" | "sim snapshot/--region" | "sim snapshot/--at" | "sim snapshot/--seed" | "sim snapshot/--out" | "sim snapshot/--clusters" | "sim snapshot/--split" | "sim snapshot/--prices" | "sim snapshot/--regions" | "sim snapshot/--policy" | "sim snapshot/--weights" | "sim snapshot/--limit" | "sim snapshot/--output" | "sim snapshot/-o") return 0 ;;
+  "certs init/--dir" | "certs init/--days" | "certs init/--name") return 0 ;;
+  "certs issue/--dir" | "certs issue/--cluster" | "certs issue/--name" | "certs issue/--role" | "certs issue/--host" | "certs issue/--ip" | "certs issue/--out" | "certs issue/--days" | "certs issue/--backdate") return 0 ;;
+  "bench/--clusters" | "bench/--advertise-every" | "bench/--clients" | "bench/--rate" | "bench/--duration" | "bench/--watchers" | "bench/--seed" | "bench/--db") return 0 ;;
   esac
   return 1
 }
@@ -79,6 +82,8 @@ _lrb() {
     "/doctor") command="doctor" ;;
     "/migrate") command="migrate" ;;
     "/sim") command="sim" ;;
+    "/certs") command="certs" ;;
+    "/bench") command="bench" ;;
     "/version") command="version" ;;
     "/completion") command="completion" ;;
     "get/clusters" | "get/cluster" | "get/cl") command="get clusters" ;;
@@ -86,6 +91,8 @@ _lrb() {
     "describe/cluster" | "describe/clusters" | "describe/cl") command="describe cluster" ;;
     "describe/reservation" | "describe/reservations" | "describe/res") command="describe reservation" ;;
     "sim/snapshot") command="sim snapshot" ;;
+    "certs/init") command="certs init" ;;
+    "certs/issue") command="certs issue" ;;
     *) _lrb_takes_value "$command" "$word" && skip=1 ;;
     esac
   done
@@ -105,6 +112,10 @@ _lrb() {
     "inventory/--kubeconfig") _lrb_files "$cur" ;;
     "broker/--db") _lrb_files "$cur" ;;
     "broker/--port-file") _lrb_files "$cur" ;;
+    "broker/--tls-cert") _lrb_files "$cur" ;;
+    "broker/--tls-key") _lrb_files "$cur" ;;
+    "broker/--client-ca") _lrb_files "$cur" ;;
+    "broker/--tokens-file") _lrb_files "$cur" ;;
     "broker/--config") _lrb_files "$cur" ;;
     "agent/--cluster") _lrb_ids "$cur" clusters ;;
     "agent/--kubeconfig") _lrb_files "$cur" ;;
@@ -125,6 +136,11 @@ _lrb() {
     "sim snapshot/--split") _lrb_files "$cur" ;;
     "sim snapshot/--prices") _lrb_files "$cur" ;;
     "sim snapshot/--output" | "sim snapshot/-o") _lrb_words "$cur" "table wide json csv" ;;
+    "certs init/--dir") _lrb_files "$cur" ;;
+    "certs issue/--dir") _lrb_files "$cur" ;;
+    "certs issue/--cluster") _lrb_ids "$cur" clusters ;;
+    "certs issue/--role") _lrb_words "$cur" "admin operator viewer" ;;
+    "bench/--db") _lrb_files "$cur" ;;
     */--output | */-o) _lrb_words "$cur" "table wide json yaml name" ;;
     */--log-level) _lrb_words "$cur" "debug info warn error off" ;;
     */--config) _lrb_files "$cur" ;;
@@ -155,19 +171,23 @@ _lrb() {
     "cordon") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "uncordon") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "inventory") _lrb_words "$cur" "--help -h --snapshot --kubeconfig --context --include-not-ready --include-cordoned --include-tainted --tolerate --gpu-model-label --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
-    "broker") _lrb_words "$cur" "--help -h --listen --db --port-file --stale-after --startup-grace --activation-timeout --default-duration --max-duration --sweep-interval --event-retention --policy --weights --max-watchers --max-body --workers --log-level --log-format --config --version --broker --output -o --no-color --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "broker") _lrb_words "$cur" "--help -h --listen --db --port-file --stale-after --startup-grace --activation-timeout --default-duration --max-duration --sweep-interval --event-retention --policy --weights --max-watchers --max-body --workers --tls-cert --tls-key --client-ca --tokens-file --metrics-auth --log-level --log-format --config --version --broker --output -o --no-color --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "agent") _lrb_words "$cur" "--help -h --cluster --kubeconfig --context --snapshot --interval --endpoint --region --label --prices --cpu-price --memory-price --gpu-price --gpu-price-model --liqo --liqo-namespace-template --on-reserved --on-released --on-provide --hook-timeout --state-dir --once --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "doctor") _lrb_words "$cur" "--help -h --db --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "migrate") _lrb_words "$cur" "--help -h --db --dry-run --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "sim") _lrb_words "$cur" "--help -h --nodes --pods --clusters --split --prices --regions --policy --weights --seed --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "sim snapshot") _lrb_words "$cur" "--help -h --nodes --pods --share --cluster --region --at --seed --cpu-only --out --clusters --split --prices --regions --policy --weights --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "certs") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "certs init") _lrb_words "$cur" "--help -h --dir --days --name --force --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "certs issue") _lrb_words "$cur" "--help -h --dir --cluster --name --role --server --host --ip --out --days --backdate --force --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "bench") _lrb_words "$cur" "--help -h --clusters --advertise-every --clients --rate --duration --release --no-release --watchers --seed --floors --no-floors --restart-check --no-restart-check --short --db --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "version") _lrb_words "$cur" "--help -h --client --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "completion") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     esac
     return 0
   fi
   case "$command" in
-  "") _lrb_words "$cur" "reserve explain release activate renew get describe capacity events cordon uncordon inventory broker agent doctor migrate sim version completion" ;;
+  "") _lrb_words "$cur" "reserve explain release activate renew get describe capacity events cordon uncordon inventory broker agent doctor migrate sim certs bench version completion" ;;
   "release") _lrb_ids "$cur" reservations ;;
   "activate") _lrb_ids "$cur" reservations ;;
   "renew") _lrb_ids "$cur" reservations ;;
@@ -180,6 +200,7 @@ _lrb() {
   "cordon") _lrb_ids "$cur" clusters ;;
   "uncordon") _lrb_ids "$cur" clusters ;;
   "sim") _lrb_words "$cur" "snapshot" ;;
+  "certs") _lrb_words "$cur" "init issue" ;;
   "completion") _lrb_words "$cur" "bash zsh fish" ;;
   *) COMPREPLY=() ;;
   esac

@@ -26,7 +26,7 @@ function __lrb_takes_value
             return 0
         case 'inventory/--snapshot' 'inventory/--kubeconfig' 'inventory/--context' 'inventory/--tolerate' 'inventory/--gpu-model-label'
             return 0
-        case 'broker/--listen' 'broker/--db' 'broker/--port-file' 'broker/--stale-after' 'broker/--startup-grace' 'broker/--activation-timeout' 'broker/--default-duration' 'broker/--max-duration' 'broker/--sweep-interval' 'broker/--event-retention' 'broker/--policy' 'broker/--weights' 'broker/--max-watchers' 'broker/--max-body' 'broker/--workers' 'broker/--log-level' 'broker/--log-format' 'broker/--config'
+        case 'broker/--listen' 'broker/--db' 'broker/--port-file' 'broker/--stale-after' 'broker/--startup-grace' 'broker/--activation-timeout' 'broker/--default-duration' 'broker/--max-duration' 'broker/--sweep-interval' 'broker/--event-retention' 'broker/--policy' 'broker/--weights' 'broker/--max-watchers' 'broker/--max-body' 'broker/--workers' 'broker/--tls-cert' 'broker/--tls-key' 'broker/--client-ca' 'broker/--tokens-file' 'broker/--metrics-auth' 'broker/--log-level' 'broker/--log-format' 'broker/--config'
             return 0
         case 'agent/--cluster' 'agent/--kubeconfig' 'agent/--context' 'agent/--snapshot' 'agent/--interval' 'agent/--endpoint' 'agent/--region' 'agent/--label' 'agent/--prices' 'agent/--cpu-price' 'agent/--memory-price' 'agent/--gpu-price' 'agent/--gpu-price-model' 'agent/--liqo-namespace-template' 'agent/--on-reserved' 'agent/--on-released' 'agent/--on-provide' 'agent/--hook-timeout' 'agent/--state-dir'
             return 0
@@ -37,6 +37,12 @@ function __lrb_takes_value
         case 'sim/--nodes' 'sim/--pods' 'sim/--clusters' 'sim/--split' 'sim/--prices' 'sim/--regions' 'sim/--policy' 'sim/--weights' 'sim/--seed' 'sim/--limit' 'sim/--output' 'sim/-o'
             return 0
         case 'sim snapshot/--nodes' 'sim snapshot/--pods' 'sim snapshot/--share' 'sim snapshot/--cluster' 'sim snapshot/--region' 'sim snapshot/--at' 'sim snapshot/--seed' 'sim snapshot/--out' 'sim snapshot/--clusters' 'sim snapshot/--split' 'sim snapshot/--prices' 'sim snapshot/--regions' 'sim snapshot/--policy' 'sim snapshot/--weights' 'sim snapshot/--limit' 'sim snapshot/--output' 'sim snapshot/-o'
+            return 0
+        case 'certs init/--dir' 'certs init/--days' 'certs init/--name'
+            return 0
+        case 'certs issue/--dir' 'certs issue/--cluster' 'certs issue/--name' 'certs issue/--role' 'certs issue/--host' 'certs issue/--ip' 'certs issue/--out' 'certs issue/--days' 'certs issue/--backdate'
+            return 0
+        case 'bench/--clusters' 'bench/--advertise-every' 'bench/--clients' 'bench/--rate' 'bench/--duration' 'bench/--watchers' 'bench/--seed' 'bench/--db'
             return 0
     end
     return 1
@@ -88,6 +94,10 @@ function __lrb_command
                 set command 'migrate'
             case '/sim'
                 set command 'sim'
+            case '/certs'
+                set command 'certs'
+            case '/bench'
+                set command 'bench'
             case '/version'
                 set command 'version'
             case '/completion'
@@ -102,6 +112,10 @@ function __lrb_command
                 set command 'describe reservation'
             case 'sim/snapshot'
                 set command 'sim snapshot'
+            case 'certs/init'
+                set command 'certs init'
+            case 'certs/issue'
+                set command 'certs issue'
             case '*'
                 if __lrb_takes_value "$command" "$word"
                     set skip 1
@@ -169,6 +183,8 @@ complete -c lrb -n '__lrb_at ""' -a agent -d 'Run the agent of one cluster: adve
 complete -c lrb -n '__lrb_at ""' -a doctor -d 'Check a broker database: reserved totals against the reservations, and references between rows'
 complete -c lrb -n '__lrb_at ""' -a migrate -d 'Apply the database schema migrations this lrb carries'
 complete -c lrb -n '__lrb_at ""' -a sim -d 'Replay the GPU cluster trace through the broker\'s decisions and report acceptance, cost and utilisation'
+complete -c lrb -n '__lrb_at ""' -a certs -d 'Make a CA and sign the certificates of a fleet (mTLS)'
+complete -c lrb -n '__lrb_at ""' -a bench -d 'Drive a broker with simulated clusters, clients and watchers; print figures beside their floors'
 complete -c lrb -n '__lrb_at ""' -a version -d 'Print the version of lrb, and of the broker if it answers'
 complete -c lrb -n '__lrb_at ""' -a completion -d 'Print the shell completion script for bash, zsh or fish'
 complete -c lrb -n '__lrb_at "reserve"' -l cpu -x -d 'CPU cores to reserve (4, 500m; required)'
@@ -262,6 +278,11 @@ complete -c lrb -n '__lrb_at "broker"' -l weights -x -d 'Default resource and co
 complete -c lrb -n '__lrb_at "broker"' -l max-watchers -x -d 'Watch requests parked at once; more are answered at once (default 512)'
 complete -c lrb -n '__lrb_at "broker"' -l max-body -x -d 'Largest request body accepted (default 4MiB)'
 complete -c lrb -n '__lrb_at "broker"' -l workers -x -d 'HTTP threads started up front (default 16)'
+complete -c lrb -n '__lrb_at "broker"' -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate (chain); needs --tls-key'
+complete -c lrb -n '__lrb_at "broker"' -l tls-key -r -F -d 'The PEM private key of --tls-cert'
+complete -c lrb -n '__lrb_at "broker"' -l client-ca -r -F -d 'Verify client certificates against this CA; clients without one may still use a token'
+complete -c lrb -n '__lrb_at "broker"' -l tokens-file -r -F -d 'Bearer tokens: `TOKEN IDENTITY ROLE` lines; mode 0600'
+complete -c lrb -n '__lrb_at "broker"' -l metrics-auth -x -d 'Require credentials (any role) for /metrics (default false)'
 complete -c lrb -n '__lrb_at "broker"' -l log-level -x -d 'debug, info, warn or error (default info)'
 complete -c lrb -n '__lrb_at "broker"' -l log-format -x -d 'text or json (default text)'
 complete -c lrb -n '__lrb_at "broker"' -l config -r -F -d 'Read settings from FILE: `key = value` lines with the long flag names; flags win'
@@ -310,5 +331,34 @@ complete -c lrb -n '__lrb_at "sim snapshot"' -l at -x -d 'Trace second whose run
 complete -c lrb -n '__lrb_at "sim snapshot"' -l seed -x -d 'Seed picking the share\'s pods, as in `lrb sim`'
 complete -c lrb -n '__lrb_at "sim snapshot"' -l cpu-only -d 'Keep only the share\'s nodes without GPUs'
 complete -c lrb -n '__lrb_at "sim snapshot"' -l out -r -F -d 'Write the List here (default stdout)'
+complete -c lrb -n '__lrb_at "certs"' -a init -d 'Make a CA: DIR/ca.crt and DIR/ca.key (mode 0600)'
+complete -c lrb -n '__lrb_at "certs"' -a issue -d 'Sign a client certificate (a cluster\'s or a person\'s) or the broker\'s server certificate with the CA of --dir'
+complete -c lrb -n '__lrb_at "certs init"' -l dir -r -F -d 'Directory of the CA (created 0700)'
+complete -c lrb -n '__lrb_at "certs init"' -l days -x -d 'Validity in days (default 3650)'
+complete -c lrb -n '__lrb_at "certs init"' -l name -x -d 'The CA\'s common name'
+complete -c lrb -n '__lrb_at "certs init"' -l force -d 'Replace existing files'
+complete -c lrb -n '__lrb_at "certs issue"' -l dir -r -F -d 'Directory of the CA; receives the pair'
+complete -c lrb -n '__lrb_at "certs issue"' -l cluster -x -a '(__lrb_ids clusters)' -d 'An agent\'s certificate: CN and DNS name = the cluster id'
+complete -c lrb -n '__lrb_at "certs issue"' -l name -x -d 'A person\'s or a script\'s certificate'
+complete -c lrb -n '__lrb_at "certs issue"' -l role -x -a 'admin operator viewer' -d 'The role of --name: admin, operator or viewer'
+complete -c lrb -n '__lrb_at "certs issue"' -l server -d 'The broker\'s server certificate'
+complete -c lrb -n '__lrb_at "certs issue"' -l host -x -d 'A DNS name clients dial the server by (repeatable)'
+complete -c lrb -n '__lrb_at "certs issue"' -l ip -x -d 'An IP address clients dial the server at (repeatable)'
+complete -c lrb -n '__lrb_at "certs issue"' -l out -x -d 'Write DIR/OUT.crt and DIR/OUT.key (default: the cluster, the name, or server)'
+complete -c lrb -n '__lrb_at "certs issue"' -l days -x -d 'Validity in days (default 365)'
+complete -c lrb -n '__lrb_at "certs issue"' -l backdate -x -d 'Start the validity this many days ago (--days 1 --backdate 2 makes an expired certificate, for tests)'
+complete -c lrb -n '__lrb_at "certs issue"' -l force -d 'Replace existing files'
+complete -c lrb -n '__lrb_at "bench"' -l clusters -x -d 'Simulated clusters advertising over HTTP (default 10000)'
+complete -c lrb -n '__lrb_at "bench"' -l advertise-every -x -d 'Advertisement period of each cluster (default 5s)'
+complete -c lrb -n '__lrb_at "bench"' -l clients -x -d 'HTTP connections creating reservations (default 64)'
+complete -c lrb -n '__lrb_at "bench"' -l rate -x -d 'Creates per second on a fixed schedule; 0 runs closed loop, as fast as answers come (default 200)'
+complete -c lrb -n '__lrb_at "bench"' -l duration -x -d 'Timed window (default 10s)'
+complete -c lrb -n '__lrb_at "bench"' -l release -l no-release -d 'Release each reservation after it is created (default on)'
+complete -c lrb -n '__lrb_at "bench"' -l watchers -x -d 'Agents parked on the events endpoint (default 0)'
+complete -c lrb -n '__lrb_at "bench"' -l seed -x -d 'Seed of the fleet and requests'
+complete -c lrb -n '__lrb_at "bench"' -l floors -l no-floors -d 'Measure the floors in the same run (default on)'
+complete -c lrb -n '__lrb_at "bench"' -l restart-check -l no-restart-check -d 'SIGKILL the spawned broker at the end and time its restart (default on)'
+complete -c lrb -n '__lrb_at "bench"' -l short -d 'A run of a few seconds over 200 clusters (the test suite)'
+complete -c lrb -n '__lrb_at "bench"' -l db -r -F -d 'With --broker: its database, for the invariant check'
 complete -c lrb -n '__lrb_at "version"' -l client -d 'Print only the client\'s version (no network)'
 complete -c lrb -n '__lrb_at "completion"' -a 'bash zsh fish'

@@ -350,33 +350,43 @@ private:
     if (e.value("requesterID", "") == c_.cluster_id) {
       handle(broker_.get(id), phase);
     } else if (e.value("clusterID", "") == c_.cluster_id) {
-      on_provided(e, phase);
+      on_provided(e.contains("reservation")
+                      ? core::decode_reservation(e["reservation"])
+                      : broker_.get(id),
+                  phase);
     }
   }
 
   // Provider side: note it, run --on-provide once, and re-advertise so
   // that `consumed` follows.
-  void on_provided(const Json& e, const std::string& phase) {
-    std::string id = e.value("reservationID", "");
-    LRB_LOG(info, "reservation on this cluster", kv("reservation", id),
-            kv("requester", e.value("requesterID", "")), kv("phase", phase));
+  void on_provided(const core::Reservation& r, const std::string& phase) {
+    LRB_LOG(info, "reservation on this cluster", kv("reservation", r.id),
+            kv("requester", r.request.requester_id), kv("phase", phase));
     s_.nudge = true;
-    if (phase != "Reserved" || !provided_.insert(id).second) {
+    if (phase != "Reserved" || !provided_.insert(r.id).second) {
       return;
     }
     ++s_.counters.provided;
-    if (!c_.on_provide.empty() && e.contains("reservation")) {
-      auto r = core::decode_reservation(e["reservation"]);
+    if (!c_.on_provide.empty()) {
       hook(c_.on_provide, "on-provide", r);
     }
   }
 
+  // Acts on every reservation this cluster holds or provides as the
+  // broker has them now: after a start, head() skipped the events that
+  // came before, so the listing is what covers them.
   void reconcile_all() {
     auto holding = broker_.list(holding_query(c_.cluster_id, "requester"));
     std::set<std::string> ids;
     for (const auto& r : holding) {
       ids.insert(r.id);
       handle(r, "");
+    }
+    for (const auto& r :
+         broker_.list(holding_query(c_.cluster_id, "provider"))) {
+      if (r.status.phase == Phase::reserved) {
+        on_provided(r, "Reserved");
+      }
     }
     if (c_.liqo) {
       sweep_orphans(ids);

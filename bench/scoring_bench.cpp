@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/scoring.h"
+#include "daemon/bench_fleet.h"
 
 namespace {
 
@@ -29,26 +30,11 @@ using lrb::core::Prices;
 using lrb::core::ReservationRequest;
 using lrb::core::ResourceList;
 using lrb::core::Slot;
+using lrb::daemon::bench::k_region_prices;
+using lrb::daemon::bench::RegionPrice;
 
 constexpr std::int64_t k_gi = std::int64_t{1} << 30;
 constexpr std::int64_t k_sizes[] = {10, 1'000, 10'000, 100'000};
-
-// Unit prices per core-hour and GiB-hour of a few regions, with a T4
-// price where the region sells one.
-struct RegionPrice {
-  const char* region;
-  double cpu;
-  double memory;
-  double t4;
-};
-constexpr RegionPrice k_regions[] = {
-    {"europe-west8", 0.031902, 0.004276, 0},
-    {"europe-west9", 0.031902, 0.004276, 0},
-    {"europe-west3", 0.035435, 0.004748, 0.41},
-    {"us-east1", 0.028877, 0.003870, 0.35},
-    {"us-west1", 0.028877, 0.003870, 0.35},
-    {"asia-east1", 0.033426, 0.004479, 0.385},
-};
 
 ResourceList cores_gib(std::int64_t cores, std::int64_t gib) {
   ResourceList list;
@@ -72,7 +58,8 @@ Prices region_prices(const RegionPrice& region) {
 Cluster make_cluster(std::int64_t id, std::mt19937_64& rng) {
   std::uniform_int_distribution<int> percent(0, 99);
   const std::int64_t cores = 8 << (rng() % 7);
-  const RegionPrice& region = k_regions[rng() % std::size(k_regions)];
+  const RegionPrice& region =
+      k_region_prices[rng() % std::size(k_region_prices)];
   const bool full = percent(rng) < 15;
   const std::int64_t free_cores =
       full ? 1 : cores / 4 + static_cast<std::int64_t>(rng() % (cores / 2));

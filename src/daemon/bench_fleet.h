@@ -17,6 +17,24 @@
 
 namespace lrb::daemon::bench {
 
+// Unit prices per core-hour and GiB-hour of a few regions, with a T4
+// price where the region sells one (0: it sells none), as in
+// data/pricing/regions.csv.
+struct RegionPrice {
+  const char* region;
+  double cpu;
+  double memory;
+  double t4;
+};
+inline constexpr RegionPrice k_region_prices[] = {
+    {"europe-west8", 0.031902, 0.004276, 0},
+    {"europe-west9", 0.031902, 0.004276, 0},
+    {"europe-west3", 0.035435, 0.004748, 0.41},
+    {"us-central1", 0.027502, 0.003686, 0.35},
+    {"us-east1", 0.027502, 0.003686, 0.35},
+    {"us-west1", 0.027502, 0.003686, 0.35},
+};
+
 // One simulated cluster.
 struct FleetMember {
   std::string id; // "bench-000042"

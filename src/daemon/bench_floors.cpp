@@ -43,21 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t k_gi = std::int64_t{1} << 30;
 
-struct RegionPrice {
-  const char* region;
-  double cpu;
-  double memory;
-  double t4; // 0: the region sells no T4
-};
-constexpr RegionPrice k_regions[] = {
-    {"europe-west8", 0.031902, 0.004276, 0},
-    {"europe-west9", 0.031902, 0.004276, 0},
-    {"europe-west3", 0.035435, 0.004748, 0.41},
-    {"us-east1", 0.028877, 0.003870, 0.35},
-    {"us-west1", 0.028877, 0.003870, 0.35},
-    {"asia-east1", 0.033426, 0.004479, 0.385},
-};
-
 core::ResourceList capacity_of(const FleetMember& m) {
   core::ResourceList list;
   list.set(core::Slot::cpu, m.cores * 1000);
@@ -70,7 +55,7 @@ core::ResourceList capacity_of(const FleetMember& m) {
 }
 
 core::Advertisement advertisement_of(const FleetMember& m) {
-  const RegionPrice& region = k_regions[m.region];
+  const RegionPrice& region = k_region_prices[m.region];
   core::Advertisement ad;
   ad.cluster_id = m.id;
   ad.cluster_name = m.id;
@@ -102,8 +87,8 @@ std::vector<FleetMember> make_fleet(int clusters, std::uint64_t seed) {
     m.id = fmt::format("bench-{:06}", i);
     m.cores = std::int64_t{8} << (rng() % 7);
     m.gib = 4 * m.cores;
-    m.region = static_cast<int>(rng() % std::size(k_regions));
-    m.gpus = k_regions[m.region].t4 > 0 && rng() % 5 == 0 ? 8 : 0;
+    m.region = static_cast<int>(rng() % std::size(k_region_prices));
+    m.gpus = k_region_prices[m.region].t4 > 0 && rng() % 5 == 0 ? 8 : 0;
   }
   return fleet;
 }

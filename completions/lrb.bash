@@ -38,7 +38,7 @@ _lrb_takes_value() {
   "events/--since" | "events/--cluster") return 0 ;;
   "inventory/--snapshot" | "inventory/--kubeconfig" | "inventory/--context" | "inventory/--tolerate" | "inventory/--gpu-model-label") return 0 ;;
   "broker/--listen" | "broker/--db" | "broker/--port-file" | "broker/--stale-after" | "broker/--startup-grace" | "broker/--activation-timeout" | "broker/--default-duration" | "broker/--max-duration" | "broker/--sweep-interval" | "broker/--event-retention" | "broker/--policy" | "broker/--weights" | "broker/--max-watchers" | "broker/--max-body" | "broker/--workers" | "broker/--tls-cert" | "broker/--tls-key" | "broker/--client-ca" | "broker/--tokens-file" | "broker/--metrics-auth" | "broker/--log-level" | "broker/--log-format" | "broker/--config") return 0 ;;
-  "agent/--cluster" | "agent/--kubeconfig" | "agent/--context" | "agent/--snapshot" | "agent/--interval" | "agent/--endpoint" | "agent/--region" | "agent/--label" | "agent/--prices" | "agent/--cpu-price" | "agent/--memory-price" | "agent/--gpu-price" | "agent/--gpu-price-model" | "agent/--liqo-namespace-template" | "agent/--on-reserved" | "agent/--on-released" | "agent/--on-provide" | "agent/--hook-timeout" | "agent/--state-dir") return 0 ;;
+  "agent/--cluster" | "agent/--kubeconfig" | "agent/--context" | "agent/--snapshot" | "agent/--interval" | "agent/--endpoint" | "agent/--region" | "agent/--label" | "agent/--prices" | "agent/--cpu-price" | "agent/--memory-price" | "agent/--gpu-price" | "agent/--gpu-price-model" | "agent/--liqo-namespace-template" | "agent/--on-reserved" | "agent/--on-released" | "agent/--on-provide" | "agent/--hook-timeout" | "agent/--state-dir" | "agent/--metrics-listen" | "agent/--metrics-port-file") return 0 ;;
   "doctor/--db") return 0 ;;
   "migrate/--db") return 0 ;;
   "sim/--nodes" | "sim/--pods" | "sim/--clusters" | "sim/--split" | "sim/--prices" | "sim/--regions" | "sim/--policy" | "sim/--weights" | "sim/--seed" | "sim/--limit" | "sim/--output" | "sim/-o") return 0 ;;
@@ -122,6 +122,7 @@ _lrb() {
     "agent/--snapshot") _lrb_files "$cur" ;;
     "agent/--prices") _lrb_files "$cur" ;;
     "agent/--state-dir") _lrb_files "$cur" ;;
+    "agent/--metrics-port-file") _lrb_files "$cur" ;;
     "doctor/--db") _lrb_files "$cur" ;;
     "migrate/--db") _lrb_files "$cur" ;;
     "sim/--nodes") _lrb_files "$cur" ;;
@@ -172,7 +173,7 @@ _lrb() {
     "uncordon") _lrb_words "$cur" "--help -h --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "inventory") _lrb_words "$cur" "--help -h --snapshot --kubeconfig --context --include-not-ready --include-cordoned --include-tainted --tolerate --gpu-model-label --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "broker") _lrb_words "$cur" "--help -h --listen --db --port-file --stale-after --startup-grace --activation-timeout --default-duration --max-duration --sweep-interval --event-retention --policy --weights --max-watchers --max-body --workers --tls-cert --tls-key --client-ca --tokens-file --metrics-auth --log-level --log-format --config --version --broker --output -o --no-color --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
-    "agent") _lrb_words "$cur" "--help -h --cluster --kubeconfig --context --snapshot --interval --endpoint --region --label --prices --cpu-price --memory-price --gpu-price --gpu-price-model --liqo --liqo-namespace-template --on-reserved --on-released --on-provide --hook-timeout --state-dir --once --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
+    "agent") _lrb_words "$cur" "--help -h --cluster --kubeconfig --context --snapshot --interval --endpoint --region --label --prices --cpu-price --memory-price --gpu-price --gpu-price-model --liqo --liqo-namespace-template --on-reserved --on-released --on-provide --hook-timeout --state-dir --metrics-listen --metrics-port-file --once --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "doctor") _lrb_words "$cur" "--help -h --db --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "migrate") _lrb_words "$cur" "--help -h --db --dry-run --version --broker --output -o --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;
     "sim") _lrb_words "$cur" "--help -h --nodes --pods --clusters --split --prices --regions --policy --weights --seed --limit --output -o --version --broker --no-color --log-level --config --ca --cert --key --token --token-file --insecure-skip-tls-verify" ;;

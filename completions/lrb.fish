@@ -28,7 +28,7 @@ function __lrb_takes_value
             return 0
         case 'broker/--listen' 'broker/--db' 'broker/--port-file' 'broker/--stale-after' 'broker/--startup-grace' 'broker/--activation-timeout' 'broker/--default-duration' 'broker/--max-duration' 'broker/--sweep-interval' 'broker/--event-retention' 'broker/--policy' 'broker/--weights' 'broker/--max-watchers' 'broker/--max-body' 'broker/--workers' 'broker/--tls-cert' 'broker/--tls-key' 'broker/--client-ca' 'broker/--tokens-file' 'broker/--metrics-auth' 'broker/--log-level' 'broker/--log-format' 'broker/--config'
             return 0
-        case 'agent/--cluster' 'agent/--kubeconfig' 'agent/--context' 'agent/--snapshot' 'agent/--interval' 'agent/--endpoint' 'agent/--region' 'agent/--label' 'agent/--prices' 'agent/--cpu-price' 'agent/--memory-price' 'agent/--gpu-price' 'agent/--gpu-price-model' 'agent/--liqo-namespace-template' 'agent/--on-reserved' 'agent/--on-released' 'agent/--on-provide' 'agent/--hook-timeout' 'agent/--state-dir'
+        case 'agent/--cluster' 'agent/--kubeconfig' 'agent/--context' 'agent/--snapshot' 'agent/--interval' 'agent/--endpoint' 'agent/--region' 'agent/--label' 'agent/--prices' 'agent/--cpu-price' 'agent/--memory-price' 'agent/--gpu-price' 'agent/--gpu-price-model' 'agent/--liqo-namespace-template' 'agent/--on-reserved' 'agent/--on-released' 'agent/--on-provide' 'agent/--hook-timeout' 'agent/--state-dir' 'agent/--metrics-listen' 'agent/--metrics-port-file'
             return 0
         case 'doctor/--db'
             return 0
@@ -306,6 +306,8 @@ complete -c lrb -n '__lrb_at "agent"' -l on-released -x -d 'Command run when a r
 complete -c lrb -n '__lrb_at "agent"' -l on-provide -x -d 'Command run when a reservation targets this cluster'
 complete -c lrb -n '__lrb_at "agent"' -l hook-timeout -x -d 'Kill a hook after this long (default 2m)'
 complete -c lrb -n '__lrb_at "agent"' -l state-dir -r -F -d 'Directory keeping the generation and event position'
+complete -c lrb -n '__lrb_at "agent"' -l metrics-listen -x -d 'Serve /healthz and /metrics on HOST:PORT (port 0 picks one; default off)'
+complete -c lrb -n '__lrb_at "agent"' -l metrics-port-file -r -F -d 'Write the bound metrics port to this file'
 complete -c lrb -n '__lrb_at "agent"' -l once -d 'Advertise once and exit (for scripts and tests)'
 complete -c lrb -n '__lrb_at "doctor"' -l db -r -F -d 'SQLite database (default $XDG_STATE_HOME/lrb/lrb.db)'
 complete -c lrb -n '__lrb_at "migrate"' -l db -r -F -d 'SQLite database (default $XDG_STATE_HOME/lrb/lrb.db)'

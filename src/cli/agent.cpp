@@ -55,6 +55,8 @@ struct AgentFlags {
   std::string hook_timeout = "2m";
   std::string state_dir;
   bool once = false;
+  std::string metrics_listen;
+  std::string metrics_port_file;
 };
 
 Error usage(std::string message, std::string field) {
@@ -133,6 +135,37 @@ std::optional<kube::ClusterConfig> kube_of(const AgentFlags& f) {
   return std::nullopt;
 }
 
+// Sets the metrics address from "HOST:PORT" ("[::1]:9090" for IPv6).
+void parse_metrics_listen(const std::string& text, daemon::AgentConfig& c) {
+  auto colon = text.rfind(':');
+  std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+  char* end = nullptr;
+  long value = std::strtol(port.c_str(), &end, 10);
+  if (colon == 0 || port.empty() || end != port.c_str() + port.size() ||
+      value < 0 || value > 65535) {
+    throw usage(fmt::format("--metrics-listen must be HOST:PORT with a port "
+                            "from 0 to 65535, such as 0.0.0.0:9090, not "
+                            "\"{}\"",
+                            text),
+                "--metrics-listen");
+  }
+  c.metrics_host = text.substr(0, colon);
+  if (c.metrics_host.size() > 2 && c.metrics_host.front() == '[') {
+    c.metrics_host = c.metrics_host.substr(1, c.metrics_host.size() - 2);
+  }
+  c.metrics_port = static_cast<int>(value);
+}
+
+void metrics_of(const AgentFlags& f, daemon::AgentConfig& c) {
+  if (!f.metrics_listen.empty()) {
+    parse_metrics_listen(f.metrics_listen, c);
+  } else if (!f.metrics_port_file.empty()) {
+    throw usage("--metrics-port-file needs --metrics-listen HOST:PORT",
+                "--metrics-port-file");
+  }
+  c.metrics_port_file = f.metrics_port_file;
+}
+
 daemon::AgentConfig config_of(const AgentFlags& f, const Globals& g) {
   require_value(f.cluster, "--cluster",
                 "name this cluster, e.g. --cluster rome");
@@ -176,6 +209,7 @@ daemon::AgentConfig config_of(const AgentFlags& f, const Globals& g) {
   c.on_provide = f.on_provide;
   c.state_dir = f.state_dir;
   c.once = f.once;
+  metrics_of(f, c);
   return c;
 }
 
@@ -231,6 +265,12 @@ void add_flags(CLI::App* cmd, AgentFlags& f) {
                   "Kill a hook after this long (default 2m)");
   cmd->add_option("--state-dir", f.state_dir,
                   "Directory keeping the generation and event position");
+  cmd->add_option("--metrics-listen", f.metrics_listen,
+                  "Serve /healthz and /metrics on HOST:PORT (port 0 picks "
+                  "one; default off)");
+  cmd->add_option("--metrics-port-file", f.metrics_port_file,
+                  "Write the bound metrics port to this file")
+      ->type_name(std::string(k_type_file));
   cmd->add_flag("--once", f.once,
                 "Advertise once and exit (for scripts and tests)");
 }

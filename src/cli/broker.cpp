@@ -400,29 +400,6 @@ BrokerSettings resolve(const BrokerFlags& f) {
   return s;
 }
 
-// Writes the port and a newline to `path` through a rename, so a reader
-// never sees a half-written file.
-void write_port_file(const std::string& path, int port) {
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << '\n';
-    out.flush();
-    if (!out) {
-      throw Error(Code::unavailable,
-                  fmt::format("cannot write the port file {}", tmp),
-                  "--port-file");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(Code::unavailable,
-                fmt::format("cannot rename {} to {}: {}", tmp, path,
-                            std::strerror(errno)),
-                "--port-file");
-  }
-}
-
 // Blocks SIGINT and SIGTERM in this thread and every thread it starts,
 // so that only the waiter thread receives them; ignores SIGPIPE, which a
 // client closing its socket mid-response would otherwise raise.
@@ -448,7 +425,7 @@ int serve(const BrokerSettings& s, const sigset_t& stop_signals) {
   daemon::HttpServer server(api, metrics, s.http);
   int port = server.bind();
   if (!s.port_file.empty()) {
-    write_port_file(s.port_file, port);
+    daemon::write_port_file(s.port_file, port, "--port-file");
   }
   log_security(s);
   LRB_LOG(info, "listening",

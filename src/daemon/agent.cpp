@@ -46,17 +46,8 @@ constexpr std::int64_t k_snapshot_check_ms = 500;
 constexpr int k_sweep_every = 6; // intervals between full reconciliations
 constexpr int k_max_head_pages = 100'000;
 
-// Counters kept in memory and logged; an HTTP endpoint may expose them.
-struct Counters {
-  std::atomic<std::int64_t> advertisements{0};
-  std::atomic<std::int64_t> advertise_errors{0};
-  std::atomic<std::int64_t> slices_created{0};
-  std::atomic<std::int64_t> slices_deleted{0};
-  std::atomic<std::int64_t> activations{0};
-  std::atomic<std::int64_t> releases{0};
-  std::atomic<std::int64_t> hooks_run{0};
-  std::atomic<std::int64_t> provided{0};
-};
+// The loops count what they do; the metrics endpoint reads it.
+using Counters = AgentCounters;
 
 // What the two loops share: the stop flag, a nudge for the advertiser,
 // and the counters.
@@ -221,6 +212,7 @@ private:
       return false;
     }
     ++s_.counters.advertisements;
+    s_.counters.last_advertisement_ms = ad.timestamp;
     bool changed = !last_ || advertisement_changed(*last_, ad);
     if (changed) {
       LRB_LOG(info, "advertised", kv("cluster", ad.cluster_id),
@@ -622,8 +614,11 @@ int run_agent(const AgentConfig& config, const std::atomic<bool>& stop) {
   // Both are built here so that bad TLS material fails the start.
   Advertiser advertiser(shared);
   Reconciler reconciler(shared);
+  std::atomic<bool> running{true};
+  AgentMetricsServer metrics(config, shared.counters, running);
   std::thread thread([&reconciler] { reconciler.run(); });
   advertiser.run();
+  running = false;
   thread.join();
   log_counters(shared.counters);
   LRB_LOG(info, "agent stopped", kv("cluster", config.cluster_id));

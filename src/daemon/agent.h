@@ -13,8 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json.h"
@@ -44,6 +46,63 @@ struct AgentConfig {
   std::int64_t hook_timeout_ms = 120'000;
   std::string state_dir; // "" keeps nothing across restarts
   bool once = false;
+  // /healthz and /metrics: off while metrics_port is -1; 0 picks a port,
+  // which is then written to metrics_port_file when one is named.
+  std::string metrics_host = "127.0.0.1";
+  int metrics_port = -1;
+  std::string metrics_port_file;
+};
+
+// What the agent has done since it started, shared by its loops and
+// read by the metrics endpoint.
+struct AgentCounters {
+  std::atomic<std::int64_t> advertisements{0};
+  std::atomic<std::int64_t> advertise_errors{0};
+  std::atomic<std::int64_t> slices_created{0};
+  std::atomic<std::int64_t> slices_deleted{0};
+  std::atomic<std::int64_t> activations{0};
+  std::atomic<std::int64_t> releases{0};
+  std::atomic<std::int64_t> hooks_run{0};
+  std::atomic<std::int64_t> provided{0};
+  std::atomic<std::int64_t> last_advertisement_ms{0}; // 0: none yet
+};
+
+// Returns the counters in the Prometheus text format, each series
+// labelled with `cluster`.
+std::string format_agent_metrics(const AgentCounters& counters,
+                                 std::string_view cluster);
+
+// One answer of the agent's HTTP endpoint.
+struct AgentHttpAnswer {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+
+// Answers GET /healthz (200 while `running`, else 503), GET /metrics,
+// and anything else with a 404 JSON error.
+AgentHttpAnswer agent_http_answer(const AgentCounters& counters,
+                                  std::string_view cluster, bool running,
+                                  const std::string& method,
+                                  const std::string& path);
+
+// The agent's /healthz and /metrics server, on its own thread from
+// construction (when the config asks for one) to destruction.
+class AgentMetricsServer {
+public:
+  // Binds config.metrics_host:metrics_port and writes the port file;
+  // does nothing when metrics_port is -1. Throws Error(unavailable)
+  // naming --metrics-listen when the address cannot be bound.
+  AgentMetricsServer(const AgentConfig& config, const AgentCounters& counters,
+                     const std::atomic<bool>& running);
+  // Stops the server and joins its thread.
+  ~AgentMetricsServer();
+  AgentMetricsServer(const AgentMetricsServer&) = delete;
+  AgentMetricsServer& operator=(const AgentMetricsServer&) = delete;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // What the inventory of one pass gave: the advertisement's body and the

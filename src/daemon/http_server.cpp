@@ -21,9 +21,14 @@
 #include "daemon/http_server.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -35,6 +40,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -476,6 +482,149 @@ void HttpServer::serve() {
 
 void HttpServer::stop() {
   impl_->server.stop();
+}
+
+} // namespace lrb::daemon
+
+// The agent's small server. Its requests carry no body and need no
+// identity, so it has none of the broker's limits or TLS: only a fixed
+// pool, short timeouts and the JSON error shape. httplib's stop() does
+// nothing before listen has started, so stop() repeats it until serve()
+// has returned, and serve() does not start once stop() was called.
+namespace lrb::daemon {
+
+struct SimpleHttpServer::Impl {
+  std::string host;
+  int port;
+  SimpleHandler handler;
+  httplib::Server server;
+  std::mutex mu;
+  bool stopped = false;
+  bool serving = false;
+  std::atomic<bool> done{false};
+
+  Impl(std::string h, int p, SimpleHandler fn, int threads)
+      : host(std::move(h)), port(p), handler(std::move(fn)) {
+    auto n = static_cast<std::size_t>(std::max(1, threads));
+    server.new_task_queue = [n] { return new httplib::ThreadPool(n); };
+    server.set_keep_alive_timeout(2);
+    server.set_read_timeout(5, 0);
+    server.set_write_timeout(5, 0);
+    server.set_payload_max_length(64 * 1024);
+    auto dispatch = [this](const httplib::Request& req,
+                           httplib::Response& res) { answer(req, res); };
+    server.Get(".*", dispatch);
+    server.Post(".*", dispatch);
+    server.Put(".*", dispatch);
+    server.Delete(".*", dispatch);
+    server.Patch(".*", dispatch);
+    server.Options(".*", dispatch);
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [](const httplib::Request&, httplib::Response& res) {
+          return library_error_body(res);
+        }));
+  }
+
+  void answer(const httplib::Request& req, httplib::Response& res) {
+    SimpleResponse r;
+    try {
+      r = handler(req.method, req.path);
+    } catch (const std::exception& e) {
+      LRB_LOG(warn, "http handler failed", kv("path", req.path),
+              kv("error", e.what()));
+      auto err = error_response(core::Error(core::Code::internal, e.what()));
+      r = {err.status, err.content_type, err.body};
+    }
+    res.status = r.status;
+    res.set_content(r.body, r.content_type);
+  }
+
+  // Gives the library's own error responses (empty body) our JSON shape.
+  static httplib::Server::HandlerResponse
+  library_error_body(httplib::Response& res) {
+    if (!res.body.empty()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    auto code = res.status == 404 ? core::Code::not_found
+                                  : core::Code::invalid_argument;
+    auto r =
+        error_response(core::Error(code, fmt::format("HTTP {}", res.status)));
+    res.set_content(r.body, r.content_type);
+    return httplib::Server::HandlerResponse::Handled;
+  }
+};
+
+SimpleHttpServer::SimpleHttpServer(std::string host, int port,
+                                   SimpleHandler handler, int threads)
+    : impl_(std::make_unique<Impl>(std::move(host), port, std::move(handler),
+                                   threads)) {}
+
+SimpleHttpServer::~SimpleHttpServer() = default;
+
+int SimpleHttpServer::bind() {
+  auto& i = *impl_;
+  int port = i.port;
+  if (port == 0) {
+    port = i.server.bind_to_any_port(i.host);
+  } else if (!i.server.bind_to_port(i.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    throw core::Error(core::Code::unavailable,
+                      fmt::format("cannot listen on {}:{}: the address is in "
+                                  "use or not local",
+                                  i.host, i.port),
+                      "listen", "ListenFailed");
+  }
+  return port;
+}
+
+void SimpleHttpServer::serve() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) {
+      impl_->done = true;
+      return;
+    }
+    impl_->serving = true;
+  }
+  impl_->server.listen_after_bind();
+  impl_->done = true;
+}
+
+void SimpleHttpServer::stop() {
+  bool serving = false;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopped = true;
+    serving = impl_->serving;
+  }
+  // Bounded: listen starts within moments of serving being set.
+  for (int i = 0; serving && !impl_->done && i < 1000; ++i) {
+    impl_->server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void write_port_file(const std::string& path, int port,
+                     const std::string& flag) {
+  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    out.flush();
+    if (!out) {
+      throw core::Error(core::Code::unavailable,
+                        fmt::format("{}: cannot write {}", flag, tmp), flag);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw core::Error(core::Code::unavailable,
+                      fmt::format("{}: cannot rename {} to {}: {}", flag, tmp,
+                                  path, std::strerror(errno)),
+                      flag);
+  }
 }
 
 } // namespace lrb::daemon

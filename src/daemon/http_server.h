@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -65,5 +66,50 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// One response of a SimpleHttpServer handler.
+struct SimpleResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// Answers one request from its method and path (without the query).
+using SimpleHandler =
+    std::function<SimpleResponse(const std::string&, const std::string&)>;
+
+// A small plain-HTTP server for a process that is not the broker (the
+// agent's /healthz and /metrics): a few threads, no TLS, no bodies, no
+// Api. bind() then serve() (blocking) on one thread; stop() from any.
+class SimpleHttpServer {
+public:
+  // Serves `handler` on host:port (port 0 picks one) with `threads`
+  // connection threads.
+  SimpleHttpServer(std::string host, int port, SimpleHandler handler,
+                   int threads = 2);
+  ~SimpleHttpServer();
+  SimpleHttpServer(const SimpleHttpServer&) = delete;
+  SimpleHttpServer& operator=(const SimpleHttpServer&) = delete;
+
+  // Binds and listens; returns the bound port. Throws Error(unavailable)
+  // naming the address when the port cannot be bound.
+  int bind();
+
+  // Serves until stop() has been called, whether before or during it.
+  void serve();
+
+  // Stops serving; serve() then returns. Thread-safe.
+  void stop();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes `port` and a newline to `path` through a rename, so a reader
+// never sees a half-written file; throws Error(unavailable) naming
+// `flag` (--port-file, --metrics-port-file) when it cannot.
+void write_port_file(const std::string& path, int port,
+                     const std::string& flag);
 
 } // namespace lrb::daemon

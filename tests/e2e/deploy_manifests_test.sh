@@ -108,6 +108,16 @@ expect_eq "the token is a file, never an environment variable" \
   '["/etc/lrb/credentials/token",[]]' \
   "$(q "[($agent | .env[] | select(.name == \"LRB_TOKEN_FILE\") | .value),
         [$agent | .env[] | select(.name == \"LRB_TOKEN\")]]")"
+expect_eq "both probes GET /healthz on the named port metrics" \
+  '[["/healthz","metrics"],["/healthz","metrics"]]' \
+  "$(q "[$agent | .livenessProbe, .readinessProbe
+        | [.httpGet.path, .httpGet.port]]")"
+expect_eq "port metrics is the one --metrics-listen binds (9090)" \
+  '[9090,"9090"]' \
+  "$(q "[($agent | .ports[] | select(.name == \"metrics\")
+        | .containerPort),
+        ($agent | .args[] | select(startswith(\"--metrics-listen=\"))
+        | split(\":\") | last)]")"
 
 # --- RBAC ----------------------------------------------------------------
 expect_eq "the ClusterRole is the minimal one" \

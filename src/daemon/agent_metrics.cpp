@@ -6,20 +6,16 @@
 // step ahead of another, which Prometheus tolerates. Health is whether
 // the loops still run, not whether the broker answers: a broker outage
 // must not make Kubernetes restart every agent, which would not help.
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "daemon/agent.h"
 #include "daemon/api.h"
 #include "daemon/http_server.h"
+#include "daemon/metrics.h"
 
 namespace lrb::daemon {
 
@@ -35,22 +31,6 @@ struct Series {
   std::string_view help;
   const std::atomic<std::int64_t>& value;
 };
-
-// Escapes a label value as the text format asks (\\, \" and \n).
-std::string label_value(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 std::vector<Series> series_of(const AgentCounters& c) {
   return {
@@ -77,7 +57,7 @@ std::vector<Series> series_of(const AgentCounters& c) {
 
 std::string format_agent_metrics(const AgentCounters& counters,
                                  std::string_view cluster) {
-  const std::string label = label_value(cluster);
+  const std::string label = escape_label(cluster);
   std::string out;
   for (const auto& s : series_of(counters)) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0}{{cluster=\"{3}\"}} "

@@ -219,6 +219,37 @@ std::string global_patterns(const OptionSpec& o, std::string_view sep) {
   return join(out, sep);
 }
 
+// The root's option names as the scripts' case arms need them.
+struct RootWords {
+  std::vector<std::string> values;           // options taking a value
+  std::vector<std::string> forwarded_values; // forwarded, with a value
+  std::vector<std::string> forwarded_flags;  // forwarded, without one
+};
+
+// Returns the names of the options in `options` that take a value.
+std::vector<std::string> value_names(const std::vector<OptionSpec>& options) {
+  std::vector<std::string> names;
+  for (const auto& o : options) {
+    if (o.takes_value) {
+      names.insert(names.end(), o.names.begin(), o.names.end());
+    }
+  }
+  return names;
+}
+
+// Returns `root`'s option names sorted into the three lists.
+RootWords root_words(const CommandSpec& root) {
+  RootWords w;
+  w.values = value_names(root.options);
+  for (const auto& o : root.options) {
+    if (forwarded(o)) {
+      auto& list = o.takes_value ? w.forwarded_values : w.forwarded_flags;
+      list.insert(list.end(), o.names.begin(), o.names.end());
+    }
+  }
+  return w;
+}
+
 // The shell-independent tables shared by bash and zsh: they use the same
 // case syntax, with `sep` between alternatives.
 struct CaseTables {
@@ -231,27 +262,11 @@ struct CaseTables {
 CaseTables case_tables(const CommandSpec& root, const std::vector<Node>& nodes,
                        std::string_view sep, std::string_view indent) {
   CaseTables t;
-  std::vector<std::string> root_values;
-  std::vector<std::string> fwd_values;
-  std::vector<std::string> fwd_flags;
-  for (const auto& o : root.options) {
-    if (o.takes_value) {
-      root_values.insert(root_values.end(), o.names.begin(), o.names.end());
-    }
-    if (forwarded(o)) {
-      auto& list = o.takes_value ? fwd_values : fwd_flags;
-      list.insert(list.end(), o.names.begin(), o.names.end());
-    }
-  }
-  t.root_values = join(root_values, sep);
+  const RootWords w = root_words(root);
+  t.root_values = join(w.values, sep);
   std::string arms;
   for (const auto& n : nodes) {
-    std::vector<std::string> names;
-    for (const auto& o : n.options) {
-      if (o.takes_value) {
-        names.insert(names.end(), o.names.begin(), o.names.end());
-      }
-    }
+    const std::vector<std::string> names = value_names(n.options);
     if (!names.empty()) {
       arms += fmt::format("{}{}) return 0 ;;\n", indent,
                           bash_patterns(n.spec->path, names, sep));
@@ -266,7 +281,8 @@ CaseTables case_tables(const CommandSpec& root, const std::vector<Node>& nodes,
   t.forward = fmt::format(
       "{}  {}) _lrb_forward+=(\"$word\" \"${{COMP_WORDS[i + 1]}}\") ;;\n"
       "{}  {}) _lrb_forward+=(\"$word\") ;;\n",
-      indent, join(fwd_values, sep), indent, join(fwd_flags, sep));
+      indent, join(w.forwarded_values, sep), indent,
+      join(w.forwarded_flags, sep));
   return t;
 }
 
@@ -638,26 +654,10 @@ std::string fish_patterns(const std::string& path,
 
 std::string fish_tables(const CommandSpec& root, const std::vector<Node>& nodes,
                         std::string& takes_value, std::string& forward) {
-  std::vector<std::string> root_values;
-  std::vector<std::string> fwd_values;
-  std::vector<std::string> fwd_flags;
-  for (const auto& o : root.options) {
-    if (o.takes_value) {
-      root_values.insert(root_values.end(), o.names.begin(), o.names.end());
-    }
-    if (forwarded(o)) {
-      auto& list = o.takes_value ? fwd_values : fwd_flags;
-      list.insert(list.end(), o.names.begin(), o.names.end());
-    }
-  }
+  const RootWords w = root_words(root);
   std::string transitions;
   for (const auto& n : nodes) {
-    std::vector<std::string> names;
-    for (const auto& o : n.options) {
-      if (o.takes_value) {
-        names.insert(names.end(), o.names.begin(), o.names.end());
-      }
-    }
+    const std::vector<std::string> names = value_names(n.options);
     if (!names.empty()) {
       takes_value += "        case " + fish_patterns(n.spec->path, names) +
                      "\n            return 0\n";
@@ -669,14 +669,14 @@ std::string fish_tables(const CommandSpec& root, const std::vector<Node>& nodes,
                      single_quoted(child.path, true) + "\n";
     }
   }
-  forward = "            case " + join(fwd_values, " ") +
+  forward = "            case " + join(w.forwarded_values, " ") +
             "\n                set -a forward $tokens[$i] "
             "$tokens[(math $i + 1)]\n                set i (math $i + 1)\n"
             "            case " +
-            join(fwd_flags, " ") +
+            join(w.forwarded_flags, " ") +
             "\n                set -a forward $tokens[$i]\n";
   takes_value =
-      "        case " + join(root_values, " ") +
+      "        case " + join(w.values, " ") +
       "\n            return 0\n    end\n    switch \"$argv[1]/$argv[2]\"\n" +
       takes_value;
   return transitions;

@@ -1,12 +1,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 
 #include <doctest/doctest.h>
 
 #include "cli/config.h"
 #include "core/error.h"
+#include "temp_dir.h"
 
 namespace lrb::cli {
 
@@ -25,23 +25,7 @@ Environment env_of(std::map<std::string, std::string> vars) {
   };
 }
 
-// A scratch folder removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("lrb-cli-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path file = path / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file.string();
-  }
-};
+using testing::TempDir;
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -104,7 +88,7 @@ TEST_CASE("the config path: --config, then XDG_CONFIG_HOME, then HOME") {
 
 TEST_CASE("a missing default config is fine; a missing --config is not") {
   TempDir dir;
-  const std::string missing = (dir.path / "nope").string();
+  const std::string missing = (dir.path() / "nope").string();
   CHECK(load_config(missing, false).empty());
   CHECK(error_of([&] { load_config(missing, true); }) ==
         "--config: cannot read config file \"" + missing +
@@ -116,11 +100,11 @@ TEST_CASE("settings come from flags, then environment, then file") {
   const std::string file =
       dir.write("lrb/config", "broker = http://file:1\noutput = yaml\n"
                               "requester = file-cluster\nca = certs/ca.pem\n");
-  const auto env_all = env_of({{"XDG_CONFIG_HOME", dir.path.string()},
+  const auto env_all = env_of({{"XDG_CONFIG_HOME", dir.path().string()},
                                {"LRB_BROKER", "http://env:2"},
                                {"LRB_CLUSTER", "env-cluster"},
                                {"LRB_CA", "/env/ca.pem"}});
-  const auto env_file_only = env_of({{"XDG_CONFIG_HOME", dir.path.string()}});
+  const auto env_file_only = env_of({{"XDG_CONFIG_HOME", dir.path().string()}});
 
   SUBCASE("a flag wins over the environment and the file") {
     Globals g;
@@ -148,7 +132,7 @@ TEST_CASE("settings come from flags, then environment, then file") {
     CHECK(g.broker == "http://file:1");
     CHECK(g.broker_source == "broker (" + file + ")");
     CHECK(g.requester == "file-cluster");
-    CHECK(g.ca == (dir.path / "lrb" / "certs/ca.pem").string());
+    CHECK(g.ca == (dir.path() / "lrb" / "certs/ca.pem").string());
   }
   SUBCASE("with nothing set, the defaults apply") {
     Globals g;
@@ -164,11 +148,12 @@ TEST_CASE("bad settings are refused naming where they came from") {
   TempDir dir;
   dir.write("lrb/config", "output = xml\n");
   Globals g;
-  CHECK(error_of([&] {
-          resolve_globals(g, env_of({{"XDG_CONFIG_HOME", dir.path.string()}}));
-        }) == "output (" + (dir.path / "lrb/config").string() +
-                  "): unknown output format \"xml\": use table, wide, json, "
-                  "yaml or name");
+  CHECK(
+      error_of([&] {
+        resolve_globals(g, env_of({{"XDG_CONFIG_HOME", dir.path().string()}}));
+      }) == "output (" + (dir.path() / "lrb/config").string() +
+                "): unknown output format \"xml\": use table, wide, json, "
+                "yaml or name");
   Globals h;
   CHECK(error_of([&] {
           resolve_globals(h, env_of({{"LRB_BROKER", "127.0.0.1:7070"}}));

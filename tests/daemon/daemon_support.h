@@ -16,35 +16,13 @@
 #include "daemon/broker.h"
 #include "daemon/metrics.h"
 #include "daemon/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace lrb::daemon::testing {
 
 inline constexpr std::int64_t k_gi = std::int64_t{1} << 30;
 
-// A directory under the system temp dir, removed with its content.
-class TempDir {
-public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("lrb-daemon-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Returns the path of `name` inside the directory.
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
+using TempDir = lrb::testing::TempDir;
 
 // Returns `cores` cpus and `gib` GiB of memory.
 inline core::ResourceList cores_gib(std::int64_t cores, std::int64_t gib) {

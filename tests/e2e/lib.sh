@@ -542,6 +542,27 @@ burst_one() {
     true
 }
 
+# recount_mismatches REQUESTER PROVIDER...: prints, per provider, where
+# the sum of the granted amounts of REQUESTER's Reserved and Active
+# reservations there differs from the reserved amount the broker reports
+# for it (nothing when all agree).
+recount_mismatches() {
+  local requester=$1 items p want got
+  shift
+  api GET "/api/v1/reservations?clusterID=$requester&role=requester"
+  items=$(jb '[.items[] | select(.status.phase == "Reserved"
+                                 or .status.phase == "Active")]')
+  for p in "$@"; do
+    want=$(jq -r --arg p "$p" "$E2E_JQ_DEFS
+      [.[] | select(.targetClusterID == \$p) | .grantedResources]
+      | \"\(map(amount(\"cpu\")) | add // 0) \(map(amount(\"memory\"))
+            | add // 0)\"" <<<"$items")
+    got="$(cluster_amount "$p" reserved cpu) $(cluster_amount "$p" \
+      reserved memory)"
+    [[ $want == "$got" ]] || echo "$p: recount $want, broker $got"
+  done
+}
+
 # Prints "passed, failed" and exits non-zero when any check failed.
 summary() {
   echo "$E2E_PASSED passed, $E2E_FAILED failed"

@@ -26,38 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "temp_dir.h"
+
 namespace lrb::kube::testing {
 
-// A directory under the system temp dir, removed with its content.
-class TempDir {
-public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("lrb-kube-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Returns the directory.
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes `text` to `name` inside the directory and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = path_ / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
-    return file.string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
+using TempDir = lrb::testing::TempDir;
 
 // A PEM certificate and its PEM private key.
 struct KeyPair {

@@ -349,13 +349,15 @@ private:
     }
   }
 
-  // Provider side: note it, run --on-provide once, and re-advertise so
-  // that `consumed` follows.
+  // Provider side: note it, run --on-provide once for a reservation that
+  // holds capacity here (Reserved, or already Active when its Reserved
+  // event was missed), and re-advertise so that `consumed` follows.
   void on_provided(const core::Reservation& r, const std::string& phase) {
     LRB_LOG(info, "reservation on this cluster", kv("reservation", r.id),
             kv("requester", r.request.requester_id), kv("phase", phase));
     s_.nudge = true;
-    if (phase != "Reserved" || !provided_.insert(r.id).second) {
+    const bool holds = phase == "Reserved" || phase == "Active";
+    if (!holds || !provided_.insert(r.id).second) {
       return;
     }
     ++s_.counters.provided;
@@ -376,8 +378,8 @@ private:
     }
     for (const auto& r :
          broker_.list(holding_query(c_.cluster_id, "provider"))) {
-      if (r.status.phase == Phase::reserved) {
-        on_provided(r, "Reserved");
+      if (provided_.count(r.id) == 0) {
+        on_provided(r, std::string(core::phase_name(r.status.phase)));
       }
     }
     if (c_.liqo) {
